@@ -1,0 +1,1 @@
+"""masstock: stock reservations that hold one device for one dealer's customer."""

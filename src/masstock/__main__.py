@@ -1,0 +1,3 @@
+from masstock.cli.main import run
+
+run()

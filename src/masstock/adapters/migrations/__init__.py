@@ -1,0 +1,1 @@
+"""Schema migrations (Alembic), shipped inside the package."""

@@ -1,0 +1,1 @@
+"""The HTTP API: parse, call a use case, render. Nothing else."""

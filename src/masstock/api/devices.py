@@ -1,0 +1,23 @@
+"""Routes for looking devices up in the inventory."""
+
+from __future__ import annotations
+
+from litestar import get
+from litestar.params import Parameter
+
+from masstock.api.services import Services
+from masstock.domain.identifiers import check_identifier
+from masstock.service.devices import look_up_device
+
+
+@get("/device")
+async def get_device(
+    org: str,
+    services: Services,
+    identifier: str | None = Parameter(query="identifier", default=None),
+) -> dict[str, str | None]:
+    """Retrieves device information by identifier."""
+    checked = check_identifier("identifier", identifier)
+
+    device = await look_up_device(services.devices, org=org, identifier=checked)
+    return {"reference": device.reference, "mac": device.mac}

@@ -1,0 +1,100 @@
+"""The one place where the project's errors become HTTP answers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+)
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.types import ExceptionHandlersMap
+
+from masstock.domain import errors
+
+log = structlog.get_logger(__name__)
+
+STATUS: dict[type[errors.MasstockError], int] = {
+    errors.ValidationFailed: 400,
+    errors.DealerMismatch: 400,
+    errors.OrganizationNotFound: 404,
+    errors.UnknownDevice: 404,
+    errors.DeviceNotFound: 404,
+    errors.ReservationNotFound: 404,
+    errors.ReservationConflict: 409,
+    errors.ReservationNotCancellable: 409,
+    errors.StorageUnavailable: 503,
+}
+
+
+def error_response(
+    status: int, code: str, message: str, details: str | None = None
+) -> Response[dict[str, Any]]:
+    """The contract's error body: code, message and details."""
+    body = {"code": code, "message": message, "details": details}
+    return Response(body, status_code=status, media_type=MediaType.JSON)
+
+
+def _on_masstock_error(
+    _request: Request[Any, Any, Any], exc: errors.MasstockError
+) -> Response[dict[str, Any]]:
+    status = STATUS.get(type(exc), 500)
+    if isinstance(exc, errors.ReservationConflict):
+        holder = exc.holder
+        body = {
+            "code": exc.code,
+            "message": exc.message,
+            "reservation_id": str(holder.id),
+            "device_id": holder.device_id,
+            "dealer_id": holder.dealer_id,
+            "status": holder.status.value,
+        }
+        return Response(body, status_code=status, media_type=MediaType.JSON)
+    if status >= 500:
+        log.warning("request failed", code=exc.code, details=exc.details)
+    return error_response(status, exc.code, exc.message, exc.details)
+
+
+def _on_http_error(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[dict[str, Any]]:
+    if isinstance(exc, RequestEntityTooLarge):
+        return error_response(
+            413, "PAYLOAD_TOO_LARGE", "request body must be at most 65536 bytes"
+        )
+    if isinstance(exc, NotFoundException):
+        return error_response(404, "NOT_FOUND", f"No resource at {request.url.path}")
+    if isinstance(exc, MethodNotAllowedException):
+        response = error_response(
+            405,
+            "METHOD_NOT_ALLOWED",
+            f"Method {request.method} is not allowed on {request.url.path}",
+        )
+        response.headers.update(exc.headers or {})
+        return response
+    if exc.status_code < 500:
+        return error_response(exc.status_code, "VALIDATION_ERROR", exc.detail)
+    return _on_unexpected(request, exc)
+
+
+def _on_unexpected(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    log.error(
+        "request crashed",
+        method=request.method,
+        path=request.url.path,
+        exc_info=exc,
+    )
+    return error_response(500, "INTERNAL_ERROR", "Internal server error")
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    errors.MasstockError: _on_masstock_error,
+    HTTPException: _on_http_error,
+    Exception: _on_unexpected,
+}

@@ -1,0 +1,17 @@
+"""What the routes are handed: the use cases and the registered orgs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from masstock.service.ports import DeviceDirectory
+from masstock.service.reservations import Reservations
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Services:
+    """What the routes call: the use cases and the registered orgs."""
+
+    reservations: Reservations
+    devices: DeviceDirectory
+    orgs: frozenset[str]

@@ -1,0 +1,1 @@
+"""The ``masstock`` command line: thin, like the API."""

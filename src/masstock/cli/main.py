@@ -1,0 +1,86 @@
+"""``masstock``: serve the API, migrate the schema, load the device catalog."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from masstock.domain.errors import StorageUnavailable
+from masstock.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(
+    help="Stock reservations: hold one device for one dealer's customer.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def settings_or_exit() -> Settings:
+    """The settings, or a one-line error naming the bad one and exit code 2."""
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        typer.echo(f"masstock: bad setting {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def upgrade_or_exit(settings: Settings) -> str:
+    """Bring the schema to head, or say why not and exit with code 1."""
+    from masstock.adapters import schema
+    from masstock.bootstrap import configure_logging
+
+    configure_logging(settings)
+    try:
+        return schema.upgrade(settings.database_url)
+    except StorageUnavailable as exc:
+        typer.echo(f"masstock: {exc.message}: {exc.details}", err=True)
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Worker processes (PostgreSQL only).")
+    ] = 1,
+) -> None:
+    """Serve the API, after bringing the schema up to date."""
+    import uvicorn
+
+    settings = settings_or_exit()
+    if settings.is_sqlite and workers > 1:
+        typer.echo(
+            "masstock: bad option --workers: SQLite allows one writer process; "
+            "use PostgreSQL (MASSTOCK_DATABASE_URL) for more workers",
+            err=True,
+        )
+        raise typer.Exit(2)
+    upgrade_or_exit(settings)
+
+    uvicorn.run(
+        "masstock.bootstrap:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,
+        server_header=False,
+        log_level=settings.log_level,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the schema to the latest version."""
+    revision = upgrade_or_exit(settings_or_exit())
+    typer.echo(f"schema at revision {revision}")
+
+
+def run() -> None:
+    """The console script's entry point."""
+    app()

@@ -1,0 +1,1 @@
+"""The rules of holding devices: pure Python, no I/O."""

@@ -1,0 +1,49 @@
+"""A physical unit in stock, as the inventory knows it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from masstock.domain.errors import ValidationFailed
+
+_MAC = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}")
+
+
+class DeviceKind(StrEnum):
+    SIM = "sim"
+    DEVICE = "device"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Device:
+    org: str
+    identifier: str
+    reference: str
+    mac: str | None
+    kind: DeviceKind
+
+    @property
+    def is_sim(self) -> bool:
+        return self.kind is DeviceKind.SIM
+
+    def check_kind(self, *, is_sim: bool) -> None:
+        """Refuse a reservation whose ``is_sim`` does not match this device."""
+        if is_sim and not self.is_sim:
+            raise ValidationFailed(
+                f"is_sim is true but device {self.identifier} is not a SIM card"
+            )
+        if not is_sim and self.is_sim:
+            raise ValidationFailed(
+                f"is_sim is false but device {self.identifier} is a SIM card"
+            )
+
+
+def normalize_mac(value: str) -> str:
+    """Return a MAC address as upper-case, colon-separated pairs."""
+    if not _MAC.fullmatch(value):
+        raise ValidationFailed(
+            f"mac {value!r} is not a MAC address like 00:1A:2B:3C:4D:5E"
+        )
+    return value.replace("-", ":").upper()

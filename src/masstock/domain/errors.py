@@ -1,0 +1,116 @@
+"""The errors the service can answer with, each with its contract code.
+
+The HTTP status of each lives in one place, ``masstock.api.errors``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from masstock.domain.reservation import Reservation
+
+
+class MasstockError(Exception):
+    """An outcome the caller is told about, with a stable code."""
+
+    code = "INTERNAL_ERROR"
+
+    def __init__(self, message: str, details: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class ValidationFailed(MasstockError):
+    """The request is malformed or breaks a rule of its fields."""
+
+    code = "VALIDATION_ERROR"
+
+
+class OrganizationNotFound(MasstockError):
+    """The org is not registered with this service."""
+
+    code = "ORGANIZATION_NOT_FOUND"
+
+    def __init__(self, org: str) -> None:
+        super().__init__(f"Organization {org} not found")
+
+
+class UnknownDevice(MasstockError):
+    """A reservation names a device that the inventory does not know."""
+
+    code = "NOT_FOUND"
+
+    def __init__(self) -> None:
+        super().__init__("device_id not found")
+
+
+class DeviceNotFound(MasstockError):
+    """A device lookup found nothing under that identifier."""
+
+    code = "DEVICE_NOT_FOUND"
+
+    def __init__(self, identifier: str) -> None:
+        super().__init__(f"Device with identifier {identifier} not found")
+
+
+class ReservationNotFound(MasstockError):
+    """No reservation with that id exists in the org."""
+
+    code = "RESERVATION_NOT_FOUND"
+
+    def __init__(self, reservation_id: str) -> None:
+        super().__init__(f"Reservation with ID {reservation_id} not found")
+
+
+class ReservationConflict(MasstockError):
+    """The device is already held; ``holder`` is the reservation holding it."""
+
+    code = "RESERVATION_CONFLICT"
+
+    def __init__(self, holder: Reservation) -> None:
+        super().__init__(
+            f"Reservation already exists for device {holder.device_id} with status "
+            f"{holder.status}, created by dealer {holder.dealer_id}"
+        )
+        self.holder = holder
+
+
+class DealerMismatch(MasstockError):
+    """A dealer acted on a reservation that another dealer made."""
+
+    code = "DEALER_MISMATCH"
+
+    def __init__(self, *, dealer_id: str, owner_id: str, action: str) -> None:
+        super().__init__(
+            f"Dealer {dealer_id} cannot {action} reservation created by dealer "
+            f"{owner_id}"
+        )
+
+
+class ReservationNotCancellable(MasstockError):
+    """The reservation reached a state that cancelling cannot leave."""
+
+    code = "RESERVATION_NOT_CANCELLABLE"
+
+    def __init__(self, reservation_id: str, status: str) -> None:
+        super().__init__(
+            f"Reservation with ID {reservation_id} is {status} and cannot be cancelled"
+        )
+
+
+class StorageUnavailable(MasstockError):
+    """The database could not be reached or refused the work; nothing changed."""
+
+    code = "DATABASE_ERROR"
+
+    def __init__(
+        self,
+        message: str = "Unable to persist reservation data",
+        details: str | None = (
+            "The reservation could not be saved to the database. "
+            "Please try again later."
+        ),
+    ) -> None:
+        super().__init__(message, details)

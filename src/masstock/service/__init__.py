@@ -1,0 +1,1 @@
+"""The use cases: what a dealer or an operator can ask of the service."""
