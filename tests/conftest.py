@@ -1,0 +1,73 @@
+"""Databases for tests: a real SQLite file and a real PostgreSQL database.
+
+PostgreSQL is the server named by ``MASSTOCK_TEST_POSTGRES_URL`` (default: the
+local one, user ``postgres``); each test session gets a database of its own,
+dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from masstock.adapters import schema
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "MASSTOCK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+async def _admin(statement: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=10)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh PostgreSQL database, migrated to head, for this test session."""
+    name = f"masstock_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    schema.upgrade(url)
+    yield url
+    asyncio.run(_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+async def empty_postgres(url: str) -> None:
+    connection = await asyncpg.connect(url, timeout=10)
+    try:
+        await connection.execute("TRUNCATE reservations, devices")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> str:
+    """The session's PostgreSQL database, emptied for this test."""
+    asyncio.run(empty_postgres(postgres_server_url))
+    return postgres_server_url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A new SQLite file, migrated to head, for this test."""
+    url = f"sqlite:///{tmp_path / 'masstock.db'}"
+    schema.upgrade(url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each backend in turn: an empty, migrated database."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
