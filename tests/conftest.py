@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import asyncpg
@@ -31,15 +32,30 @@ async def _admin(statement: str) -> None:
         await connection.close()
 
 
+@contextmanager
+def new_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards."""
+    name = f"masstock_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        asyncio.run(_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
     """A fresh PostgreSQL database, migrated to head, for this test session."""
-    name = f"masstock_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    schema.upgrade(url)
-    yield url
-    asyncio.run(_admin(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    with new_postgres_database() as url:
+        schema.upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def unmigrated_postgres_url() -> Iterator[str]:
+    """A new PostgreSQL database with no schema at all."""
+    with new_postgres_database() as url:
+        yield url
 
 
 async def empty_postgres(url: str) -> None:
