@@ -89,6 +89,30 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         await postgres.close()
 
 
+@asynccontextmanager
+async def open_device_catalog(
+    settings: Settings,
+) -> AsyncIterator[SqliteDeviceCatalog | PostgresDeviceCatalog]:
+    """Connect to the configured database and hand over just its device catalog."""
+    if settings.is_sqlite:
+        sqlite = SqliteDatabase(settings.sqlite_path, busy_timeout=settings.db_timeout)
+        await sqlite.open()
+        try:
+            yield SqliteDeviceCatalog(sqlite)
+        finally:
+            await sqlite.close()
+        return
+
+    postgres = PostgresDatabase(
+        settings.database_url, pool_size=1, timeout=settings.db_timeout
+    )
+    await postgres.open()
+    try:
+        yield PostgresDeviceCatalog(postgres)
+    finally:
+        await postgres.close()
+
+
 def _services(
     settings: Settings,
     *,

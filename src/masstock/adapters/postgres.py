@@ -7,7 +7,7 @@ an explicit transaction would only add round trips.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from uuid import UUID
@@ -46,6 +46,22 @@ _RESERVATION_COLUMNS = (
     "created_at, updated_at, closed_at, closed_by"
 )
 
+# An import is one long transaction by design; the request timeout that guards
+# the service's short statements would cut a large one short.
+_IMPORT_TIMEOUT = 3600.0
+
+_IMPORT_TABLE = (
+    "CREATE TEMPORARY TABLE devices_import ON COMMIT DROP AS "
+    "SELECT org, identifier, reference, mac, kind FROM devices WITH NO DATA"
+)
+_MERGE_IMPORT = (
+    "INSERT INTO devices (org, identifier, reference, mac, kind, updated_at) "
+    "SELECT org, identifier, reference, mac, kind, $1::timestamptz "
+    "FROM devices_import "
+    "ON CONFLICT (org, identifier) DO UPDATE SET reference = EXCLUDED.reference, "
+    "mac = EXCLUDED.mac, kind = EXCLUDED.kind, updated_at = EXCLUDED.updated_at"
+)
+
 
 async def _keep_session(connection: asyncpg.Connection) -> None:
     # Nothing we do leaves session state behind, so skip asyncpg's reset round
@@ -75,7 +91,8 @@ class PostgresDatabase:
                 server_settings={"application_name": "masstock"},
             )
         except _UNAVAILABLE as exc:
-            raise StorageUnavailable(details=f"PostgreSQL: {exc}") from exc
+            log.warning("database unavailable", error=repr(exc))
+            raise StorageUnavailable from exc
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -91,7 +108,7 @@ class PostgresDatabase:
                 yield connection
         except _UNAVAILABLE as exc:
             log.warning("database unavailable", error=repr(exc))
-            raise StorageUnavailable(details=f"PostgreSQL: {exc}") from exc
+            raise StorageUnavailable from exc
 
 
 class PostgresReservationStore:
@@ -129,9 +146,12 @@ class PostgresReservationStore:
                 if holder is not None:
                     return _reservation(holder)
 
-        raise StorageUnavailable(
-            details="The device changed hands too often to settle. Please try again."
+        log.warning(
+            "device changed hands too often to settle",
+            org=reservation.org,
+            device_id=reservation.device_id,
         )
+        raise StorageUnavailable
 
     async def get(self, org: str, reservation_id: UUID) -> Reservation | None:
         async with self._db.connection() as connection:
@@ -190,6 +210,41 @@ class PostgresDeviceCatalog:
             mac=row["mac"],
             kind=DeviceKind(row["kind"]),
         )
+
+    async def save_devices(
+        self, batches: Iterable[Sequence[Device]], *, at: datetime
+    ) -> int:
+        """COPY every device into a scratch table, then upsert them in one go.
+
+        All in one transaction: when ``batches`` raises, COPY is aborted and
+        the catalog is left as it was.
+        """
+        async with self._db.connection() as connection, connection.transaction():
+            await connection.execute(_IMPORT_TABLE, timeout=_IMPORT_TIMEOUT)
+            await connection.copy_records_to_table(
+                "devices_import",
+                records=_device_records(batches),
+                columns=["org", "identifier", "reference", "mac", "kind"],
+                timeout=_IMPORT_TIMEOUT,
+            )
+            status: str = await connection.execute(
+                _MERGE_IMPORT, at, timeout=_IMPORT_TIMEOUT
+            )
+        return int(status.rsplit(" ", 1)[-1])
+
+
+def _device_records(
+    batches: Iterable[Sequence[Device]],
+) -> Iterator[tuple[str, str, str, str | None, str]]:
+    for batch in batches:
+        for device in batch:
+            yield (
+                device.org,
+                device.identifier,
+                device.reference,
+                device.mac,
+                device.kind.value,
+            )
 
 
 def _reservation(row: asyncpg.Record) -> Reservation:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,15 +18,26 @@ from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
 
+import structlog
+
 from masstock.domain.device import Device, DeviceKind
 from masstock.domain.errors import StorageUnavailable
 from masstock.domain.reservation import Reservation, Status
 
 T = TypeVar("T")
 
+log = structlog.get_logger(__name__)
+
 _RESERVATION_COLUMNS = (
     "id, org, device_id, dealer_id, is_sim, status, "
     "created_at, updated_at, closed_at, closed_by"
+)
+
+_UPSERT_DEVICE = (
+    "INSERT INTO devices (org, identifier, reference, mac, kind, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (org, identifier) DO UPDATE SET reference = excluded.reference, "
+    "mac = excluded.mac, kind = excluded.kind, updated_at = excluded.updated_at"
 )
 
 
@@ -60,7 +71,8 @@ class SqliteDatabase:
         try:
             return work(self._connect())
         except sqlite3.OperationalError as exc:
-            raise StorageUnavailable(details=f"SQLite: {exc}") from exc
+            log.warning("database unavailable", error=repr(exc))
+            raise StorageUnavailable from exc
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
@@ -189,6 +201,35 @@ class SqliteDeviceCatalog:
             )
 
         return await self._db.run(_find)
+
+    async def save_devices(
+        self, batches: Iterable[Sequence[Device]], *, at: datetime
+    ) -> int:
+        """Upsert every device under one write lock: all of them, or none."""
+        updated_at = at.isoformat()
+
+        def _save(connection: sqlite3.Connection) -> int:
+            saved = 0
+            with write_transaction(connection):
+                for batch in batches:
+                    connection.executemany(
+                        _UPSERT_DEVICE, (_device_row(d, updated_at) for d in batch)
+                    )
+                    saved += len(batch)
+            return saved
+
+        return await self._db.run(_save)
+
+
+def _device_row(device: Device, updated_at: str) -> tuple[str | None, ...]:
+    return (
+        device.org,
+        device.identifier,
+        device.reference,
+        device.mac,
+        device.kind.value,
+        updated_at,
+    )
 
 
 def _reservation(row: Any) -> Reservation:

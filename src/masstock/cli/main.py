@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from masstock.cli.devices import devices_app
 from masstock.domain.errors import StorageUnavailable
 from masstock.settings import Settings, SettingsError, load_settings
 
@@ -17,6 +18,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(devices_app, name="devices")
 
 
 def settings_or_exit() -> Settings:

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from masstock.domain.errors import ValidationFailed
+from masstock.domain.identifiers import check_identifier
+
+REFERENCE_MAX_LENGTH = 128
 
 _MAC = re.compile(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}")
 
@@ -23,6 +26,22 @@ class Device:
     reference: str
     mac: str | None
     kind: DeviceKind
+
+    @classmethod
+    def from_fields(
+        cls, *, org: str, identifier: str, reference: str, mac: str, kind: str
+    ) -> Device:
+        """The device an inventory record describes, or say which field is wrong.
+
+        An empty ``mac`` means the device has none.
+        """
+        return cls(
+            org=check_identifier("org", org),
+            identifier=check_identifier("identifier", identifier),
+            reference=check_reference(reference),
+            mac=normalize_mac(mac) if mac else None,
+            kind=parse_kind(kind),
+        )
 
     @property
     def is_sim(self) -> bool:
@@ -47,3 +66,24 @@ def normalize_mac(value: str) -> str:
             f"mac {value!r} is not a MAC address like 00:1A:2B:3C:4D:5E"
         )
     return value.replace("-", ":").upper()
+
+
+def check_reference(value: str) -> str:
+    """Return ``value`` if it can be a device's article reference."""
+    if not value.strip():
+        raise ValidationFailed("reference must not be blank")
+    if len(value) > REFERENCE_MAX_LENGTH:
+        raise ValidationFailed(
+            f"reference must be at most {REFERENCE_MAX_LENGTH} characters"
+        )
+    if not value.isprintable():
+        raise ValidationFailed("reference must be printable text")
+    return value
+
+
+def parse_kind(value: str) -> DeviceKind:
+    """The kind named ``sim`` or ``device``."""
+    try:
+        return DeviceKind(value)
+    except ValueError:
+        raise ValidationFailed(f"kind must be sim or device, not {value!r}") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
@@ -18,6 +18,21 @@ class DeviceDirectory(Protocol):
 
     async def find(self, org: str, identifier: str) -> Device | None:
         """The device known under ``identifier`` in ``org``, if any."""
+        ...
+
+
+class DeviceCatalog(Protocol):
+    """The embedded catalog's write side: devices loaded in bulk, all or none."""
+
+    async def save_devices(
+        self, batches: Iterable[Sequence[Device]], *, at: datetime
+    ) -> int:
+        """Insert or update every device of ``batches`` in one transaction.
+
+        Existing devices (same org and identifier) take the new reference, mac
+        and kind, and ``at`` as their update time.  When ``batches`` raises,
+        nothing is saved and the error propagates.  Returns the devices written.
+        """
         ...
 
 
