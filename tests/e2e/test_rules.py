@@ -73,6 +73,7 @@ def test_a_bad_create_body_is_refused_naming_the_field(
         (b'"DEALER001"', "request body must be a JSON object"),
         (b"null", "request body must be a JSON object"),
         (b"\xff\xfe{}", "request body is not valid JSON"),
+        (b"[" * 5000 + b"]" * 5000, "request body is nested too deeply"),
     ],
 )
 def test_a_body_that_is_not_a_json_object_is_refused(

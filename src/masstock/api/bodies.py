@@ -24,6 +24,8 @@ async def json_object(request: Request[Any, Any, Any]) -> dict[str, Any]:
         body = _decode(raw)
     except msgspec.DecodeError:
         raise ValidationFailed("request body is not valid JSON") from None
+    except RecursionError:
+        raise ValidationFailed("request body is nested too deeply") from None
     if not isinstance(body, dict):
         raise ValidationFailed("request body must be a JSON object")
     return body

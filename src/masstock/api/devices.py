@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from litestar import get
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 
 from masstock.api.services import Services
 from masstock.domain.identifiers import check_identifier
@@ -12,9 +13,9 @@ from masstock.service.devices import look_up_device
 
 @get("/device")
 async def get_device(
-    org: str,
-    services: Services,
-    identifier: str | None = Parameter(query="identifier", default=None),
+    org: FromPath[str],
+    services: NamedDependency[Services],
+    identifier: FromQuery[str | None] = None,
 ) -> dict[str, str | None]:
     """Retrieves device information by identifier."""
     checked = check_identifier("identifier", identifier)

@@ -42,7 +42,7 @@ def error_response(
 def _on_masstock_error(
     _request: Request[Any, Any, Any], exc: errors.MasstockError
 ) -> Response[dict[str, Any]]:
-    status = STATUS.get(type(exc), 500)
+    status = next((STATUS[t] for t in type(exc).__mro__ if t in STATUS), 500)
     if isinstance(exc, errors.ReservationConflict):
         holder = exc.holder
         body = {

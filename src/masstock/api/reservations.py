@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import MediaType, Request, Response, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 
 from masstock.api import bodies
 from masstock.api.services import Services
@@ -12,7 +14,9 @@ from masstock.api.services import Services
 
 @post("/reservation", status_code=200)
 async def create_reservation(
-    org: str, request: Request[Any, Any, Any], services: Services
+    org: FromPath[str],
+    request: Request[Any, Any, Any],
+    services: NamedDependency[Services],
 ) -> dict[str, str]:
     """Creates a new reservation for a device."""
     body = await bodies.json_object(request)
@@ -28,10 +32,10 @@ async def create_reservation(
 
 @post("/reservation/{reservation_id:str}/cancellation", status_code=200)
 async def cancel_reservation(
-    org: str,
-    reservation_id: str,
+    org: FromPath[str],
+    reservation_id: FromPath[str],
     request: Request[Any, Any, Any],
-    services: Services,
+    services: NamedDependency[Services],
 ) -> Response[bytes]:
     """Cancels an existing reservation, as the dealer who created it."""
     body = await bodies.json_object(request)

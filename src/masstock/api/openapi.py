@@ -1,0 +1,576 @@
+"""The OpenAPI 3.1 document, written by hand to say what the API really does.
+
+Litestar's generated document is off: the routes read their bodies by hand so
+that every refusal carries the contract's message, and a generated document
+would describe the framework's validation instead. The wording of summaries,
+descriptions and examples is the contract's wherever the contract has some.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+Json = dict[str, Any]
+
+TAG = "Stock Reservations"
+IDENTIFIER_PATTERN = "^[A-Za-z0-9._:-]+$"
+CONTRACT_RESERVATION_ID = "a1b2c3d4-e5f6-7890-abcd-ef1234567890"
+
+_ERROR = {"$ref": "#/components/schemas/ErrorBody"}
+_CONFLICT = {"$ref": "#/components/schemas/ReservationConflict"}
+
+_DESCRIPTION = """\
+Dealers of a carrier (its shops, franchises, kiosks and sales channels, under \
+several brands) hold one physical unit in stock, a handset, a router or a SIM \
+card, while a customer's sale completes, so that no other dealer sells it. \
+This service keeps those holds: at most one active (`CREATED`) reservation per \
+device and organization, enforced by the database under any concurrency. It \
+also tells what the inventory knows about a device.
+
+Every path is scoped to an organization (`org`); an organization that is not \
+registered gives `404 ORGANIZATION_NOT_FOUND` on every path, and another \
+organization's data is indistinguishable from data that does not exist.
+
+A `2xx` answer means the change is durable; a `5xx` answer means nothing \
+changed.
+
+### Choices where the contract is silent
+
+- Unknown JSON fields in a request body are ignored.
+- `null` counts as a missing field: `X is required`.
+- Identifiers (`device_id`, `dealer_id`, `dealer`, `identifier`) are 1 to 64 \
+characters from `A-Z a-z 0-9 . _ : -`.
+- A request body must be one JSON object of at most 64 KiB; a larger one gives \
+`413 PAYLOAD_TOO_LARGE`.
+- `is_sim` must match the device's kind, else `400 VALIDATION_ERROR` saying so.
+- A `reservation_id` that is not a UUID gives `404 RESERVATION_NOT_FOUND`, and \
+so does a reservation of another organization.
+- On cancellation the body is validated before the reservation is looked up.
+- Cancelling a reservation that is already `CANCELLED`, by the dealer who made \
+it, answers `200` and changes nothing; a `FINALIZED` one gives \
+`409 RESERVATION_NOT_CANCELLABLE`.
+- A successful cancellation answers `200` with an empty body.
+- A device's `mac` is `null` when it is unknown.
+- Errors are always `application/json` with the body `{code, message, \
+details}` (`details` a string or `null`), except the reservation conflict, \
+whose body is the contract's and also names the holder's `reservation_id`.
+- A path the API does not serve gives `404 NOT_FOUND`, and a method it does not \
+allow gives `405 METHOD_NOT_ALLOWED`, with the same error body.
+"""
+
+
+def build_document() -> Json:
+    """The OpenAPI 3.1 document of the Stock Reservations API."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Stock Reservations API",
+            "version": _version(),
+            "description": _DESCRIPTION,
+            "contact": {"name": "MasStock Squad", "email": "mas_stock@masmovil.com"},
+        },
+        # The relative entry lets "Try it out" reach whichever host serves the
+        # docs: the page may only talk to its own origin.
+        "servers": [
+            {
+                "url": "http://localhost:8080",
+                "description": "A local run, as in the contract's examples",
+            },
+            {"url": "/", "description": "The service that serves this document"},
+        ],
+        "tags": [
+            {
+                "name": TAG,
+                "description": "Operations with stock reservations for retailers",
+            }
+        ],
+        "paths": {
+            "/v1/orgs/{org}/reservation": {"post": _create_reservation()},
+            "/v1/orgs/{org}/reservation/{reservation_id}/cancellation": {
+                "post": _cancel_reservation()
+            },
+            "/v1/orgs/{org}/device": {"get": _get_device()},
+        },
+        "components": {"schemas": _schemas()},
+    }
+
+
+def _version() -> str:
+    try:
+        return metadata.version("masstock")
+    except metadata.PackageNotFoundError:
+        return "1"
+
+
+def _create_reservation() -> Json:
+    return {
+        "tags": [TAG],
+        "summary": "Creates a new reservation for a device",
+        "description": "Creates a new reservation for a device",
+        "operationId": "createReservation",
+        "parameters": [_ORG],
+        "requestBody": _json_body(
+            description="Reservation request with device details",
+            schema_name="ReservationRequest",
+            example={
+                "device_id": "DEVICE123456",
+                "dealer_id": "DEALER001",
+                "is_sim": True,
+            },
+        ),
+        "responses": {
+            "200": _response(
+                "Success",
+                schema={"$ref": "#/components/schemas/ReservationCreated"},
+                examples={
+                    "created": (
+                        "The device is now held for the dealer",
+                        {"reservation_id": CONTRACT_RESERVATION_ID},
+                    )
+                },
+            ),
+            "400": _response(
+                "Bad Request - Missing mandatory fields, validation error, or "
+                "device validation failure",
+                examples={
+                    "missingField": (
+                        "A mandatory field is missing or null",
+                        _error("VALIDATION_ERROR", "dealer_id is required"),
+                    ),
+                    "invalidIdentifier": (
+                        "An identifier has characters outside A-Z a-z 0-9 . _ : -",
+                        _error(
+                            "VALIDATION_ERROR",
+                            "device_id may contain only letters, digits and the "
+                            "characters . _ : -",
+                        ),
+                    ),
+                    "wrongType": (
+                        "A field has the wrong JSON type",
+                        _error("VALIDATION_ERROR", "is_sim must be a boolean"),
+                    ),
+                    "malformedBody": (
+                        "The body is not valid JSON",
+                        _error("VALIDATION_ERROR", "request body is not valid JSON"),
+                    ),
+                    "deviceKindMismatch": (
+                        "is_sim does not match the kind of the device",
+                        _error(
+                            "VALIDATION_ERROR",
+                            "is_sim is false but device DEVICE123456 is a SIM card",
+                        ),
+                    ),
+                },
+            ),
+            "404": _response(
+                "Not Found - Device not found in external systems",
+                examples={
+                    "deviceNotFound": (
+                        "The inventory does not know the device in this organization",
+                        _error("NOT_FOUND", "device_id not found"),
+                    ),
+                    "organizationNotFound": _ORG_NOT_FOUND,
+                },
+            ),
+            "409": _response(
+                "Conflict - Reservation already exists for this device with "
+                "CREATED status",
+                schema=_CONFLICT,
+                examples={
+                    "contract": (
+                        "The device is held (the contract's example)",
+                        {
+                            "code": "RESERVATION_CONFLICT",
+                            "message": (
+                                "Reservation already exists for device DEVICE123 "
+                                "with status CREATED, created by dealer DEALER001"
+                            ),
+                            "device_id": "DEVICE123",
+                            "dealer_id": "DEALER001",
+                            "status": "CREATED",
+                        },
+                    ),
+                    "withHolder": (
+                        "The device is held, as this service answers: with the "
+                        "holder's reservation_id",
+                        {
+                            "code": "RESERVATION_CONFLICT",
+                            "message": (
+                                "Reservation already exists for device "
+                                "DEVICE123456 with status CREATED, created by "
+                                "dealer DEALER001"
+                            ),
+                            "reservation_id": CONTRACT_RESERVATION_ID,
+                            "device_id": "DEVICE123456",
+                            "dealer_id": "DEALER001",
+                            "status": "CREATED",
+                        },
+                    ),
+                },
+            ),
+            "413": _TOO_LARGE,
+            "500": _INTERNAL,
+            "503": _response(
+                "Service Unavailable - Database persistence error",
+                examples={
+                    "databaseError": (
+                        "The database could not be reached or refused the write",
+                        _error(
+                            "DATABASE_ERROR",
+                            "Unable to persist reservation data",
+                            details=_PERSIST_DETAILS,
+                        ),
+                    )
+                },
+            ),
+        },
+    }
+
+
+def _cancel_reservation() -> Json:
+    return {
+        "tags": [TAG],
+        "summary": "Cancels an existing reservation by its ID",
+        "description": (
+            "Cancels an existing reservation by its ID. Validates that the dealer "
+            "requesting cancellation matches the dealer who created the "
+            "reservation."
+        ),
+        "operationId": "cancelReservation",
+        "parameters": [_ORG, _RESERVATION_ID],
+        "requestBody": _json_body(
+            description="Cancellation request with dealer information",
+            schema_name="CancellationRequest",
+            example={"dealer": "DEALER001"},
+        ),
+        "responses": {
+            "200": {
+                "description": "Success - Reservation cancelled successfully",
+            },
+            "400": _response(
+                "Bad Request - Dealer cannot cancel reservation created by "
+                "another dealer",
+                examples={
+                    "dealerMismatch": (
+                        "Another dealer created the reservation",
+                        _error(
+                            "DEALER_MISMATCH",
+                            "Dealer DEALER002 cannot cancel reservation created "
+                            "by dealer DEALER001",
+                        ),
+                    ),
+                    "missingField": (
+                        "The dealer is missing or null",
+                        _error("VALIDATION_ERROR", "dealer is required"),
+                    ),
+                    "invalidIdentifier": (
+                        "The dealer is longer than 64 characters",
+                        _error(
+                            "VALIDATION_ERROR", "dealer must be at most 64 characters"
+                        ),
+                    ),
+                },
+            ),
+            "404": _response(
+                "Not Found - Reservation not found",
+                examples={
+                    "reservationNotFound": (
+                        "No reservation with this ID in this organization",
+                        _error(
+                            "RESERVATION_NOT_FOUND",
+                            f"Reservation with ID {CONTRACT_RESERVATION_ID} not found",
+                        ),
+                    ),
+                    "organizationNotFound": _ORG_NOT_FOUND,
+                },
+            ),
+            "409": _response(
+                "Conflict - Reservation is FINALIZED and cannot be cancelled",
+                examples={
+                    "notCancellable": (
+                        "The reservation was finalized",
+                        _error(
+                            "RESERVATION_NOT_CANCELLABLE",
+                            f"Reservation with ID {CONTRACT_RESERVATION_ID} is "
+                            "FINALIZED and cannot be cancelled",
+                        ),
+                    )
+                },
+            ),
+            "413": _TOO_LARGE,
+            "500": _INTERNAL,
+            "503": _response(
+                "Service Unavailable - Database persistence error",
+                examples={
+                    "databaseError": (
+                        "The database could not be reached or refused the write",
+                        _error(
+                            "DATABASE_ERROR",
+                            "Unable to persist reservation data",
+                            details=_PERSIST_DETAILS,
+                        ),
+                    )
+                },
+            ),
+        },
+    }
+
+
+def _get_device() -> Json:
+    return {
+        "tags": [TAG],
+        "summary": "Retrieves device information by identifier",
+        "description": "Retrieves device information by identifier",
+        "operationId": "getDevice",
+        "parameters": [
+            _ORG,
+            {
+                "name": "identifier",
+                "in": "query",
+                "required": True,
+                "description": "Device identifier",
+                "schema": _identifier("Device identifier"),
+                "example": "DEVICE123456",
+            },
+        ],
+        "responses": {
+            "200": _response(
+                "Success - Device information retrieved",
+                schema={"$ref": "#/components/schemas/DeviceInfo"},
+                examples={
+                    "withMac": (
+                        "A device with a MAC address",
+                        {"reference": "REF123456", "mac": "00:1A:2B:3C:4D:5E"},
+                    ),
+                    "withoutMac": (
+                        "A device whose MAC address is unknown",
+                        {"reference": "REF-IPHONE-17", "mac": None},
+                    ),
+                },
+            ),
+            "400": _response(
+                "Bad Request - Missing or invalid identifier",
+                examples={
+                    "missingIdentifier": (
+                        "The identifier query parameter is missing",
+                        _error("VALIDATION_ERROR", "identifier is required"),
+                    ),
+                    "invalidIdentifier": (
+                        "The identifier is empty",
+                        _error("VALIDATION_ERROR", "identifier must not be blank"),
+                    ),
+                },
+            ),
+            "404": _response(
+                "Not Found - Device not found",
+                examples={
+                    "deviceNotFound": (
+                        "The inventory does not know the device in this organization",
+                        _error(
+                            "DEVICE_NOT_FOUND",
+                            "Device with identifier DEVICE123456 not found",
+                        ),
+                    ),
+                    "organizationNotFound": _ORG_NOT_FOUND,
+                },
+            ),
+            "500": _INTERNAL,
+            "503": _response(
+                "Service Unavailable - Database read error",
+                examples={
+                    "databaseError": (
+                        "The device catalog could not be read",
+                        _error(
+                            "DATABASE_ERROR",
+                            "Unable to read device data",
+                            details=(
+                                "The device catalog could not be read. "
+                                "Please try again later."
+                            ),
+                        ),
+                    )
+                },
+            ),
+        },
+    }
+
+
+def _schemas() -> Json:
+    return {
+        "ReservationRequest": {
+            "type": "object",
+            "required": ["device_id", "dealer_id", "is_sim"],
+            "properties": {
+                "device_id": _identifier("Device identifier"),
+                "dealer_id": _identifier("Dealer identifier"),
+                "is_sim": {
+                    "type": "boolean",
+                    "description": "Indicates if the reservation is for a SIM card",
+                },
+            },
+        },
+        "ReservationCreated": {
+            "type": "object",
+            "required": ["reservation_id"],
+            "properties": {
+                "reservation_id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "description": "Generated reservation identifier in UUID format",
+                }
+            },
+        },
+        "CancellationRequest": {
+            "type": "object",
+            "required": ["dealer"],
+            "properties": {
+                "dealer": _identifier("Dealer identifier requesting the cancellation")
+            },
+        },
+        "DeviceInfo": {
+            "type": "object",
+            "required": ["reference"],
+            "properties": {
+                "reference": {"type": "string", "description": "Device reference"},
+                "mac": {
+                    "type": ["string", "null"],
+                    "description": "MAC address (optional)",
+                },
+            },
+        },
+        "ErrorBody": {
+            "type": "object",
+            "required": ["code", "message", "details"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "details": {
+                    "type": ["string", "null"],
+                    "description": "Additional error details",
+                },
+            },
+        },
+        "ReservationConflict": {
+            "type": "object",
+            "required": ["code", "message", "device_id", "dealer_id", "status"],
+            "properties": {
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+                "reservation_id": {
+                    "type": "string",
+                    "format": "uuid",
+                    "description": (
+                        "Existing reservation identifier (always sent by this service)"
+                    ),
+                },
+                "device_id": {
+                    "type": "string",
+                    "description": "Device identifier that has the conflict",
+                },
+                "dealer_id": {
+                    "type": "string",
+                    "description": "Dealer who created the existing reservation",
+                },
+                "status": {
+                    "type": "string",
+                    "enum": ["CREATED", "CANCELLED", "FINALIZED"],
+                    "description": "Current status of the existing reservation",
+                },
+            },
+        },
+    }
+
+
+def _identifier(description: str) -> Json:
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": IDENTIFIER_PATTERN,
+        "description": description,
+    }
+
+
+def _json_body(*, description: str, schema_name: str, example: Json) -> Json:
+    return {
+        "description": description,
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": f"#/components/schemas/{schema_name}"},
+                "example": example,
+            }
+        },
+    }
+
+
+def _response(
+    description: str,
+    *,
+    examples: dict[str, tuple[str, Json]],
+    schema: Json = _ERROR,
+) -> Json:
+    """A JSON response; one body is an ``example``, several are named ``examples``."""
+    media: Json = {"schema": schema}
+    if len(examples) == 1:
+        ((_summary, value),) = examples.values()
+        media["example"] = value
+    else:
+        media["examples"] = {
+            name: {"summary": summary, "value": value}
+            for name, (summary, value) in examples.items()
+        }
+    return {"description": description, "content": {"application/json": media}}
+
+
+def _error(code: str, message: str, *, details: str | None = None) -> Json:
+    return {"code": code, "message": message, "details": details}
+
+
+_PERSIST_DETAILS = (
+    "The reservation could not be saved to the database. Please try again later."
+)
+
+_ORG: Json = {
+    "name": "org",
+    "in": "path",
+    "required": True,
+    "description": "Organization name as it is registered in mas-stack",
+    "schema": {"type": "string"},
+    "example": "yoigo",
+}
+
+_RESERVATION_ID: Json = {
+    "name": "reservation_id",
+    "in": "path",
+    "required": True,
+    "description": "Reservation identifier",
+    "schema": {"type": "string", "format": "uuid"},
+    "example": CONTRACT_RESERVATION_ID,
+}
+
+_ORG_NOT_FOUND = (
+    "The organization is not registered with this service",
+    _error("ORGANIZATION_NOT_FOUND", "Organization acme not found"),
+)
+
+_TOO_LARGE = _response(
+    "Payload Too Large - Request body over 64 KiB",
+    examples={
+        "payloadTooLarge": (
+            "The body is larger than 65536 bytes",
+            _error("PAYLOAD_TOO_LARGE", "request body must be at most 65536 bytes"),
+        )
+    },
+)
+
+_INTERNAL = _response(
+    "Internal Server Error",
+    examples={
+        "internalError": (
+            "An unexpected failure",
+            _error("INTERNAL_ERROR", "Internal server error"),
+        )
+    },
+)
