@@ -211,19 +211,7 @@ def _create_reservation() -> Json:
             ),
             "413": _TOO_LARGE,
             "500": _INTERNAL,
-            "503": _response(
-                "Service Unavailable - Database persistence error",
-                examples={
-                    "databaseError": (
-                        "The database could not be reached or refused the write",
-                        _error(
-                            "DATABASE_ERROR",
-                            "Unable to persist reservation data",
-                            details=_PERSIST_DETAILS,
-                        ),
-                    )
-                },
-            ),
+            "503": _PERSIST_UNAVAILABLE,
         },
     }
 
@@ -300,19 +288,7 @@ def _cancel_reservation() -> Json:
             ),
             "413": _TOO_LARGE,
             "500": _INTERNAL,
-            "503": _response(
-                "Service Unavailable - Database persistence error",
-                examples={
-                    "databaseError": (
-                        "The database could not be reached or refused the write",
-                        _error(
-                            "DATABASE_ERROR",
-                            "Unable to persist reservation data",
-                            details=_PERSIST_DETAILS,
-                        ),
-                    )
-                },
-            ),
+            "503": _PERSIST_UNAVAILABLE,
         },
     }
 
@@ -561,6 +537,20 @@ _TOO_LARGE = _response(
         "payloadTooLarge": (
             "The body is larger than 65536 bytes",
             _error("PAYLOAD_TOO_LARGE", "request body must be at most 65536 bytes"),
+        )
+    },
+)
+
+_PERSIST_UNAVAILABLE = _response(
+    "Service Unavailable - Database persistence error",
+    examples={
+        "databaseError": (
+            "The database could not be reached or refused the write",
+            _error(
+                "DATABASE_ERROR",
+                "Unable to persist reservation data",
+                details=_PERSIST_DETAILS,
+            ),
         )
     },
 )
