@@ -18,17 +18,22 @@ from litestar import Litestar
 from masstock.adapters.postgres import (
     PostgresDatabase,
     PostgresDeviceCatalog,
+    PostgresReservationSearch,
     PostgresReservationStore,
 )
 from masstock.adapters.sqlite import (
     SqliteDatabase,
     SqliteDeviceCatalog,
+    SqliteReservationSearch,
     SqliteReservationStore,
 )
 from masstock.api.app import create_app
 from masstock.api.services import Services
+from masstock.service.ports import ReservationSearch
 from masstock.service.reservations import Reservations
+from masstock.service.search import SearchReservations
 from masstock.settings import Settings, load_settings
+from masstock.sweeper import sweep_forever
 
 
 def utc_now() -> datetime:
@@ -67,6 +72,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             yield _services(
                 settings,
                 store=SqliteReservationStore(sqlite),
+                search=SqliteReservationSearch(sqlite),
                 devices=SqliteDeviceCatalog(sqlite),
             )
         finally:
@@ -83,6 +89,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         yield _services(
             settings,
             store=PostgresReservationStore(postgres),
+            search=PostgresReservationSearch(postgres),
             devices=PostgresDeviceCatalog(postgres),
         )
     finally:
@@ -117,18 +124,35 @@ def _services(
     settings: Settings,
     *,
     store: SqliteReservationStore | PostgresReservationStore,
+    search: ReservationSearch,
     devices: SqliteDeviceCatalog | PostgresDeviceCatalog,
 ) -> Services:
-    reservations = Reservations(store=store, devices=devices, clock=utc_now)
+    reservations = Reservations(
+        store=store, devices=devices, clock=utc_now, holding=settings.holding
+    )
     return Services(
-        reservations=reservations, devices=devices, orgs=frozenset(settings.orgs)
+        reservations=reservations,
+        search=SearchReservations(search=search, clock=utc_now),
+        devices=devices,
+        orgs=frozenset(settings.orgs),
     )
 
 
 def build_app(settings: Settings) -> Litestar:
     """The API over the database that ``settings`` names."""
     configure_logging(settings)
-    return create_app(lambda: open_services(settings))
+
+    async def sweep(services: Services) -> None:
+        await sweep_forever(
+            services.reservations,
+            interval=settings.sweep_interval,
+            batch=settings.sweep_batch,
+        )
+
+    return create_app(
+        lambda: open_services(settings),
+        background=sweep if settings.sweep_interval > 0 else None,
+    )
 
 
 def app_from_environment() -> Litestar:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from masstock.domain.identifiers import IDENTIFIER
+from masstock.service.reservations import Holding
 
 DEFAULT_ORGS = ("yoigo", "masmovil", "pepephone", "lebara", "lowi")
 
@@ -21,6 +23,10 @@ class Settings(BaseSettings):
     orgs: Annotated[tuple[str, ...], NoDecode] = DEFAULT_ORGS
     db_pool_size: int = Field(default=8, ge=1, le=200)
     db_timeout: float = Field(default=5.0, gt=0, le=300)
+    reservation_ttl: int = Field(default=72 * 3600, ge=0)
+    reservation_max_ttl: int = Field(default=30 * 24 * 3600, ge=1)
+    sweep_interval: float = Field(default=30.0, ge=0)
+    sweep_batch: int = Field(default=500, ge=1, le=100_000)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 
@@ -50,6 +56,12 @@ class Settings(BaseSettings):
         if bad:
             raise ValueError(f"not a valid organization name: {bad[0]!r}")
         return orgs
+
+    @property
+    def holding(self) -> Holding:
+        """How long holds last, in the service's terms."""
+        ttl = timedelta(seconds=self.reservation_ttl) if self.reservation_ttl else None
+        return Holding(ttl=ttl, max_ttl=timedelta(seconds=self.reservation_max_ttl))
 
     @property
     def is_sqlite(self) -> bool:

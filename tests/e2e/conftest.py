@@ -56,12 +56,36 @@ def add_devices(
     asyncio.run(_insert())
 
 
+def run_sql(database_url: str, statement: str, *params: object) -> None:
+    """Run one statement, written with ``?`` placeholders, on either backend."""
+    if database_url.startswith("sqlite:"):
+        connection = sqlite3.connect(database_url.removeprefix("sqlite:///"))
+        with connection:
+            connection.execute(statement, params)
+        connection.close()
+        return
+
+    numbered = statement
+    for n in range(1, len(params) + 1):
+        numbered = numbered.replace("?", f"${n}", 1)
+
+    async def _run() -> None:
+        connection = await asyncpg.connect(database_url)
+        try:
+            await connection.execute(numbered, *params)
+        finally:
+            await connection.close()
+
+    asyncio.run(_run())
+
+
 def empty(database_url: str) -> None:
     """Remove every reservation and device."""
     if database_url.startswith("sqlite:"):
         connection = sqlite3.connect(database_url.removeprefix("sqlite:///"))
         with connection:
             connection.execute("DELETE FROM reservations")
+            connection.execute("DELETE FROM reservation_events")
             connection.execute("DELETE FROM devices")
         connection.close()
         return

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from masstock.adapters import schema
+
 
 def _masstock(
     *args: str, env: dict[str, str], cwd: Path
@@ -90,4 +92,5 @@ def test_processes_upgrading_together_all_succeed(
     results = [(p.wait(timeout=60), p.communicate()) for p in upgrades]
 
     assert [code for code, _ in results] == [0, 0, 0, 0], results
-    assert {out for _, (out, _) in results} == {"schema at revision 0001\n"}
+    head = schema.head_revision()
+    assert {out for _, (out, _) in results} == {f"schema at revision {head}\n"}

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
 import uuid
 
-import asyncpg
 import httpx
 import pytest
-
-from tests.e2e.server import ServerProcess
 
 CREATE = "/v1/orgs/yoigo/reservation"
 HANDSET = "356938035643809"
@@ -303,33 +298,12 @@ def test_another_dealer_cannot_cancel_a_cancelled_reservation(
     assert response.json()["code"] == "DEALER_MISMATCH"
 
 
-def _finalize_directly(database_url: str, reservation_id: str) -> None:
-    update = (
-        "UPDATE reservations SET status = 'FINALIZED', closed_by = dealer_id "
-        "WHERE id = {}"
-    )
-    if database_url.startswith("sqlite:"):
-        connection = sqlite3.connect(database_url.removeprefix("sqlite:///"))
-        with connection:
-            connection.execute(update.format("?"), (reservation_id,))
-        connection.close()
-        return
-
-    async def _update() -> None:
-        connection = await asyncpg.connect(database_url)
-        try:
-            await connection.execute(update.format("$1"), uuid.UUID(reservation_id))
-        finally:
-            await connection.close()
-
-    asyncio.run(_update())
-
-
-def test_a_finalized_reservation_is_not_cancellable(
-    api: httpx.Client, server: ServerProcess
-) -> None:
+def test_a_finalized_reservation_is_not_cancellable(api: httpx.Client) -> None:
     reservation_id = _reserve(api).json()["reservation_id"]
-    _finalize_directly(server.database_url, reservation_id)
+    api.post(
+        f"/v1/orgs/yoigo/reservation/{reservation_id}/finalization",
+        json={"dealer": "DEALER001"},
+    )
 
     response = api.post(_cancel_path(reservation_id), json={"dealer": "DEALER001"})
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from masstock.domain.reservation import Reservation, Status
+from masstock.domain.reservation import CloseReason, Reservation, Status
+from masstock.service.ports import Change
 from tests.integration.conftest import Stores
 
 NOON = datetime(2026, 12, 3, 12, 0, 0, 123456, tzinfo=UTC)
@@ -22,7 +23,7 @@ def _hold(
 async def test_a_stored_reservation_reads_back_whole(stores: Stores) -> None:
     reservation = _hold()
 
-    holder = await stores.reservations.add(reservation)
+    holder = await stores.reservations.add(reservation, request_id=None)
     read = await stores.reservations.get("yoigo", reservation.id)
 
     assert holder == reservation
@@ -31,9 +32,11 @@ async def test_a_stored_reservation_reads_back_whole(stores: Stores) -> None:
 
 async def test_a_second_hold_on_a_device_gets_the_first_back(stores: Stores) -> None:
     first = _hold(dealer_id="DEALER001")
-    await stores.reservations.add(first)
+    await stores.reservations.add(first, request_id=None)
 
-    holder = await stores.reservations.add(_hold(dealer_id="DEALER002"))
+    holder = await stores.reservations.add(
+        _hold(dealer_id="DEALER002"), request_id=None
+    )
 
     assert holder == first
 
@@ -42,13 +45,13 @@ async def test_the_same_device_may_be_held_in_two_orgs(stores: Stores) -> None:
     in_yoigo = _hold(org="yoigo")
     in_masmovil = _hold(org="masmovil")
 
-    assert await stores.reservations.add(in_yoigo) == in_yoigo
-    assert await stores.reservations.add(in_masmovil) == in_masmovil
+    assert await stores.reservations.add(in_yoigo, request_id=None) == in_yoigo
+    assert await stores.reservations.add(in_masmovil, request_id=None) == in_masmovil
 
 
 async def test_a_reservation_is_invisible_from_another_org(stores: Stores) -> None:
     reservation = _hold(org="yoigo")
-    await stores.reservations.add(reservation)
+    await stores.reservations.add(reservation, request_id=None)
 
     assert await stores.reservations.get("masmovil", reservation.id) is None
 
@@ -57,20 +60,23 @@ async def test_closing_by_the_owner_ends_the_hold_and_frees_the_device(
     stores: Stores,
 ) -> None:
     first = _hold()
-    await stores.reservations.add(first)
+    await stores.reservations.add(first, request_id=None)
     later = NOON + timedelta(minutes=5)
 
     closed = await stores.reservations.close(
-        org="yoigo",
-        reservation_id=first.id,
-        dealer_id="DEALER001",
+        Change(org="yoigo", reservation_id=first.id, dealer_id="DEALER001", at=later),
         status=Status.CANCELLED,
-        at=later,
+        reason=CloseReason.CANCELLED_BY_DEALER,
     )
     second = _hold(dealer_id="DEALER002")
-    holder = await stores.reservations.add(second)
+    holder = await stores.reservations.add(second, request_id=None)
 
-    assert closed == first.closed(status=Status.CANCELLED, by="DEALER001", at=later)
+    assert closed == first.closed(
+        status=Status.CANCELLED,
+        reason=CloseReason.CANCELLED_BY_DEALER,
+        by="DEALER001",
+        at=later,
+    )
     assert await stores.reservations.get("yoigo", first.id) == closed
     assert holder == second
 
@@ -79,21 +85,24 @@ async def test_closing_matches_only_an_active_hold_of_that_dealer_and_org(
     stores: Stores,
 ) -> None:
     reservation = _hold()
-    await stores.reservations.add(reservation)
+    await stores.reservations.add(reservation, request_id=None)
 
     by_other_dealer = await stores.reservations.close(
-        org="yoigo",
-        reservation_id=reservation.id,
-        dealer_id="DEALER002",
+        Change(
+            org="yoigo", reservation_id=reservation.id, dealer_id="DEALER002", at=NOON
+        ),
         status=Status.CANCELLED,
-        at=NOON,
+        reason=CloseReason.CANCELLED_BY_DEALER,
     )
     in_other_org = await stores.reservations.close(
-        org="masmovil",
-        reservation_id=reservation.id,
-        dealer_id="DEALER001",
+        Change(
+            org="masmovil",
+            reservation_id=reservation.id,
+            dealer_id="DEALER001",
+            at=NOON,
+        ),
         status=Status.CANCELLED,
-        at=NOON,
+        reason=CloseReason.CANCELLED_BY_DEALER,
     )
 
     assert by_other_dealer is None
@@ -105,21 +114,24 @@ async def test_closing_an_already_closed_reservation_matches_nothing(
     stores: Stores,
 ) -> None:
     reservation = _hold()
-    await stores.reservations.add(reservation)
+    await stores.reservations.add(reservation, request_id=None)
     await stores.reservations.close(
-        org="yoigo",
-        reservation_id=reservation.id,
-        dealer_id="DEALER001",
+        Change(
+            org="yoigo", reservation_id=reservation.id, dealer_id="DEALER001", at=NOON
+        ),
         status=Status.CANCELLED,
-        at=NOON,
+        reason=CloseReason.CANCELLED_BY_DEALER,
     )
 
     again = await stores.reservations.close(
-        org="yoigo",
-        reservation_id=reservation.id,
-        dealer_id="DEALER001",
+        Change(
+            org="yoigo",
+            reservation_id=reservation.id,
+            dealer_id="DEALER001",
+            at=NOON + timedelta(hours=1),
+        ),
         status=Status.CANCELLED,
-        at=NOON + timedelta(hours=1),
+        reason=CloseReason.CANCELLED_BY_DEALER,
     )
 
     assert again is None
@@ -130,7 +142,9 @@ async def test_of_many_simultaneous_holds_on_one_device_exactly_one_wins(
 ) -> None:
     contenders = [_hold(dealer_id=f"DEALER{n:03}") for n in range(64)]
 
-    holders = await asyncio.gather(*(stores.reservations.add(c) for c in contenders))
+    holders = await asyncio.gather(
+        *(stores.reservations.add(c, request_id=None) for c in contenders)
+    )
 
     winners = {holder.id for holder in holders}
     assert len(winners) == 1

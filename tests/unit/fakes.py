@@ -7,7 +7,9 @@ from uuid import UUID
 
 from masstock.domain.device import Device
 from masstock.domain.errors import StorageUnavailable
-from masstock.domain.reservation import Reservation, Status
+from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
+from masstock.domain.reservation import CloseReason, Reservation, Status
+from masstock.service.ports import Change
 
 
 class FakeClock:
@@ -37,22 +39,39 @@ class FakeDeviceDirectory:
 
 
 class FakeReservationStore:
-    """Reservations in a dict, keeping the one-active-hold rule like the databases."""
+    """Reservations in a dict, keeping the databases' rules: one active hold per
+    device, expired holds closed when a new one takes the device, history."""
 
     def __init__(self) -> None:
         self.rows: dict[UUID, Reservation] = {}
+        self.events: list[ReservationEvent] = []
         self.down = False
 
-    async def add(self, reservation: Reservation) -> Reservation:
+    async def add(
+        self, reservation: Reservation, *, request_id: str | None
+    ) -> Reservation:
         self._check_up()
-        for row in self.rows.values():
-            if (
-                row.is_active
-                and row.org == reservation.org
-                and row.device_id == reservation.device_id
-            ):
-                return row
+        holder = next(
+            (
+                row
+                for row in self.rows.values()
+                if row.is_active
+                and (row.org, row.device_id) == (reservation.org, reservation.device_id)
+            ),
+            None,
+        )
+        if holder is not None and not holder.is_expired_at(reservation.created_at):
+            return holder
+        if holder is not None:
+            self._write(holder.expired(), EventKind.EXPIRED, SYSTEM_ACTOR, request_id)
         self.rows[reservation.id] = reservation
+        self._record(
+            reservation,
+            EventKind.CREATED,
+            reservation.dealer_id,
+            request_id,
+            at=reservation.created_at,
+        )
         return reservation
 
     async def get(self, org: str, reservation_id: UUID) -> Reservation | None:
@@ -61,21 +80,90 @@ class FakeReservationStore:
         return row if row is not None and row.org == org else None
 
     async def close(
-        self,
-        *,
-        org: str,
-        reservation_id: UUID,
-        dealer_id: str,
-        status: Status,
-        at: datetime,
+        self, change: Change, *, status: Status, reason: CloseReason
     ) -> Reservation | None:
-        self._check_up()
-        row = await self.get(org, reservation_id)
-        if row is None or not row.is_active or row.dealer_id != dealer_id:
+        row = self._active_hold(change)
+        if row is None:
             return None
-        closed = row.closed(status=status, by=dealer_id, at=at)
-        self.rows[reservation_id] = closed
+        closed = row.closed(
+            status=status, reason=reason, by=change.dealer_id, at=change.at
+        )
+        kind = (
+            EventKind.CANCELLED if status is Status.CANCELLED else EventKind.FINALIZED
+        )
+        self._write(closed, kind, change.dealer_id, change.request_id)
         return closed
+
+    async def extend(self, change: Change, *, until: datetime) -> Reservation | None:
+        row = self._active_hold(change)
+        if row is None:
+            return None
+        extended = row.extended(until=until, at=change.at)
+        self._write(extended, EventKind.EXTENDED, change.dealer_id, change.request_id)
+        return extended
+
+    async def expire_due(self, *, now: datetime, limit: int) -> int:
+        self._check_up()
+        due = sorted(
+            (row for row in self.rows.values() if row.is_expired_at(now)),
+            key=lambda row: row.expires_at or now,
+        )[:limit]
+        for row in due:
+            self._write(row.expired(), EventKind.EXPIRED, SYSTEM_ACTOR, None)
+        return len(due)
+
+    async def history(self, org: str, reservation_id: UUID) -> list[ReservationEvent]:
+        self._check_up()
+        return [
+            e
+            for e in self.events
+            if e.reservation_id == reservation_id and e.org == org
+        ]
+
+    def _active_hold(self, change: Change) -> Reservation | None:
+        self._check_up()
+        row = self.rows.get(change.reservation_id)
+        if (
+            row is None
+            or row.org != change.org
+            or row.dealer_id != change.dealer_id
+            or not row.is_active
+            or row.is_expired_at(change.at)
+        ):
+            return None
+        return row
+
+    def _write(
+        self,
+        row: Reservation,
+        kind: EventKind,
+        actor: str,
+        request_id: str | None,
+    ) -> None:
+        self.rows[row.id] = row
+        self._record(row, kind, actor, request_id, at=row.updated_at)
+
+    def _record(
+        self,
+        row: Reservation,
+        kind: EventKind,
+        actor: str,
+        request_id: str | None,
+        *,
+        at: datetime,
+    ) -> None:
+        carries_expiry = kind in (EventKind.CREATED, EventKind.EXTENDED)
+        self.events.append(
+            ReservationEvent(
+                reservation_id=row.id,
+                org=row.org,
+                kind=kind,
+                actor=actor,
+                at=at,
+                request_id=request_id,
+                expires_at=row.expires_at if carries_expiry else None,
+            )
+        )
 
     def _check_up(self) -> None:
         if self.down:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from masstock.domain.errors import DealerMismatch, ReservationNotCancellable
-from masstock.domain.reservation import Reservation, Status
+from masstock.domain.reservation import CloseReason, Reservation, Status
 
 NOON = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
@@ -50,14 +50,24 @@ def test_another_dealer_may_not_cancel_a_hold() -> None:
 
 
 def test_a_finalized_reservation_cannot_be_cancelled() -> None:
-    finalized = _hold().closed(status=Status.FINALIZED, by="DEALER001", at=NOON)
+    finalized = _hold().closed(
+        status=Status.FINALIZED,
+        reason=CloseReason.FINALIZED_BY_DEALER,
+        by="DEALER001",
+        at=NOON,
+    )
 
     with pytest.raises(ReservationNotCancellable):
         finalized.check_cancellable_by("DEALER001")
 
 
 def test_another_dealer_hears_of_the_mismatch_before_the_state() -> None:
-    finalized = _hold().closed(status=Status.FINALIZED, by="DEALER001", at=NOON)
+    finalized = _hold().closed(
+        status=Status.FINALIZED,
+        reason=CloseReason.FINALIZED_BY_DEALER,
+        by="DEALER001",
+        at=NOON,
+    )
 
     with pytest.raises(DealerMismatch):
         finalized.check_cancellable_by("DEALER002")
@@ -66,7 +76,12 @@ def test_another_dealer_hears_of_the_mismatch_before_the_state() -> None:
 def test_closing_records_who_and_when() -> None:
     later = datetime(2026, 12, 3, 12, 5, tzinfo=UTC)
 
-    cancelled = _hold().closed(status=Status.CANCELLED, by="DEALER001", at=later)
+    cancelled = _hold().closed(
+        status=Status.CANCELLED,
+        reason=CloseReason.CANCELLED_BY_DEALER,
+        by="DEALER001",
+        at=later,
+    )
 
     assert cancelled.status is Status.CANCELLED
     assert not cancelled.is_active

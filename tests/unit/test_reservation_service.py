@@ -215,8 +215,8 @@ async def test_a_finalized_reservation_is_not_cancellable(
     held = await reservations.reserve(
         org="yoigo", device_id="DEVICE123456", dealer_id="DEALER001", is_sim=True
     )
-    store.rows[held.id] = held.closed(
-        status=Status.FINALIZED, by="DEALER001", at=clock.now
+    await reservations.finalize(
+        org="yoigo", reservation_id=str(held.id), dealer_id="DEALER001"
     )
 
     with pytest.raises(ReservationNotCancellable):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -16,25 +18,60 @@ from masstock.api import docs
 from masstock.api.bodies import MAX_BODY_BYTES
 from masstock.api.devices import get_device
 from masstock.api.errors import EXCEPTION_HANDLERS
-from masstock.api.reservations import cancel_reservation, create_reservation
+from masstock.api.request_ids import request_id_middleware
+from masstock.api.reservations import (
+    cancel_reservation,
+    create_reservation,
+    extend_reservation,
+    finalize_reservation,
+    get_reservation,
+    get_reservation_history,
+)
+from masstock.api.search import search_reservations
 from masstock.api.services import Services
 from masstock.domain.errors import OrganizationNotFound
 
 ServicesFactory = Callable[[], AbstractAsyncContextManager[Services]]
+BackgroundJob = Callable[[Services], Coroutine[None, None, None]]
 
 
-def create_app(open_services: ServicesFactory) -> Litestar:
-    """The API, with services opened at start-up and closed at shutdown."""
+def create_app(
+    open_services: ServicesFactory, *, background: BackgroundJob | None = None
+) -> Litestar:
+    """The API, with services opened at start-up and closed at shutdown.
+
+    ``background``, if given, runs beside the API for as long as it serves.
+    """
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services() as services:
             app.state.services = services
-            yield
+            job = (
+                None
+                if background is None
+                else asyncio.create_task(background(services))
+            )
+            try:
+                yield
+            finally:
+                if job is not None:
+                    job.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await job
 
     orgs = Router(
         path="/v1/orgs/{org:str}",
-        route_handlers=[create_reservation, cancel_reservation, get_device],
+        route_handlers=[
+            create_reservation,
+            get_reservation,
+            search_reservations,
+            get_reservation_history,
+            cancel_reservation,
+            finalize_reservation,
+            extend_reservation,
+            get_device,
+        ],
         guards=[_registered_org],
         tags=["Stock Reservations"],
     )
@@ -43,6 +80,7 @@ def create_app(open_services: ServicesFactory) -> Litestar:
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[request_id_middleware],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=None,
         debug=False,

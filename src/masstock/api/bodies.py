@@ -44,3 +44,15 @@ def boolean(body: dict[str, Any], field: str) -> bool:
     if not isinstance(value, bool):
         raise ValidationFailed(f"{field} must be a boolean")
     return value
+
+
+def optional_integer(body: dict[str, Any], field: str) -> int | None:
+    """An optional whole-number field (``3600.0`` is one); null counts as absent."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationFailed(f"{field} must be an integer")
+    return value

@@ -27,6 +27,8 @@ STATUS: dict[type[errors.MasstockError], int] = {
     errors.ReservationNotFound: 404,
     errors.ReservationConflict: 409,
     errors.ReservationNotCancellable: 409,
+    errors.ReservationNotFinalizable: 409,
+    errors.ReservationNotExtendable: 409,
     errors.StorageUnavailable: 503,
 }
 

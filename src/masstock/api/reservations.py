@@ -1,22 +1,26 @@
-"""Routes for creating and cancelling reservations."""
+"""Routes for reservations: create, read, and each way a hold can change."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from litestar import MediaType, Request, Response, post
+from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from masstock.api import bodies
+from masstock.api.request_ids import request_id_of
 from masstock.api.services import Services
+from masstock.domain.events import ReservationEvent
+from masstock.domain.reservation import Reservation
+
+AnyRequest = Request[Any, Any, Any]
 
 
 @post("/reservation", status_code=200)
 async def create_reservation(
-    org: FromPath[str],
-    request: Request[Any, Any, Any],
-    services: NamedDependency[Services],
+    org: FromPath[str], request: AnyRequest, services: NamedDependency[Services]
 ) -> dict[str, str]:
     """Creates a new reservation for a device."""
     body = await bodies.json_object(request)
@@ -25,16 +29,44 @@ async def create_reservation(
     is_sim = bodies.boolean(body, "is_sim")
 
     reservation = await services.reservations.reserve(
-        org=org, device_id=device_id, dealer_id=dealer_id, is_sim=is_sim
+        org=org,
+        device_id=device_id,
+        dealer_id=dealer_id,
+        is_sim=is_sim,
+        request_id=request_id_of(request.state),
     )
     return {"reservation_id": str(reservation.id)}
+
+
+@get("/reservation/{reservation_id:str}")
+async def get_reservation(
+    org: FromPath[str],
+    reservation_id: FromPath[str],
+    services: NamedDependency[Services],
+) -> dict[str, Any]:
+    """Retrieves a reservation as it stands now."""
+    reservation = await services.reservations.get(
+        org=org, reservation_id=reservation_id
+    )
+    return reservation_view(reservation)
+
+
+@get("/reservation/{reservation_id:str}/history")
+async def get_reservation_history(
+    org: FromPath[str],
+    reservation_id: FromPath[str],
+    services: NamedDependency[Services],
+) -> dict[str, Any]:
+    """Lists every change of a reservation, oldest first."""
+    events = await services.reservations.history(org=org, reservation_id=reservation_id)
+    return {"items": [_event_view(event) for event in events]}
 
 
 @post("/reservation/{reservation_id:str}/cancellation", status_code=200)
 async def cancel_reservation(
     org: FromPath[str],
     reservation_id: FromPath[str],
-    request: Request[Any, Any, Any],
+    request: AnyRequest,
     services: NamedDependency[Services],
 ) -> Response[bytes]:
     """Cancels an existing reservation, as the dealer who created it."""
@@ -42,6 +74,89 @@ async def cancel_reservation(
     dealer = bodies.identifier(body, "dealer")
 
     await services.reservations.cancel(
-        org=org, reservation_id=reservation_id, dealer_id=dealer
+        org=org,
+        reservation_id=reservation_id,
+        dealer_id=dealer,
+        request_id=request_id_of(request.state),
     )
+    return _empty_ok()
+
+
+@post("/reservation/{reservation_id:str}/finalization", status_code=200)
+async def finalize_reservation(
+    org: FromPath[str],
+    reservation_id: FromPath[str],
+    request: AnyRequest,
+    services: NamedDependency[Services],
+) -> Response[bytes]:
+    """Finalizes a reservation (the sale happened), as the dealer who created it."""
+    body = await bodies.json_object(request)
+    dealer = bodies.identifier(body, "dealer")
+
+    await services.reservations.finalize(
+        org=org,
+        reservation_id=reservation_id,
+        dealer_id=dealer,
+        request_id=request_id_of(request.state),
+    )
+    return _empty_ok()
+
+
+@post("/reservation/{reservation_id:str}/extension", status_code=200)
+async def extend_reservation(
+    org: FromPath[str],
+    reservation_id: FromPath[str],
+    request: AnyRequest,
+    services: NamedDependency[Services],
+) -> dict[str, Any]:
+    """Extends an active reservation, as the dealer who created it."""
+    body = await bodies.json_object(request)
+    dealer = bodies.identifier(body, "dealer")
+    ttl_seconds = bodies.optional_integer(body, "ttl_seconds")
+
+    reservation = await services.reservations.extend(
+        org=org,
+        reservation_id=reservation_id,
+        dealer_id=dealer,
+        ttl_seconds=ttl_seconds,
+        request_id=request_id_of(request.state),
+    )
+    return reservation_view(reservation)
+
+
+def reservation_view(reservation: Reservation) -> dict[str, Any]:
+    """A reservation as the API shows it."""
+    return {
+        "reservation_id": str(reservation.id),
+        "device_id": reservation.device_id,
+        "dealer_id": reservation.dealer_id,
+        "is_sim": reservation.is_sim,
+        "status": reservation.status.value,
+        "created_at": json_time(reservation.created_at),
+        "updated_at": json_time(reservation.updated_at),
+        "expires_at": json_time(reservation.expires_at),
+        "closed_at": json_time(reservation.closed_at),
+        "closed_by": reservation.closed_by,
+        "close_reason": reservation.close_reason,
+    }
+
+
+def json_time(moment: datetime | None) -> str | None:
+    """A time as the API writes it: UTC, ISO 8601, with a ``Z``."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def _event_view(event: ReservationEvent) -> dict[str, Any]:
+    return {
+        "event": event.kind.value,
+        "actor": event.actor,
+        "at": json_time(event.at),
+        "request_id": event.request_id,
+        "expires_at": json_time(event.expires_at),
+    }
+
+
+def _empty_ok() -> Response[bytes]:
     return Response(b"", status_code=200, media_type=MediaType.TEXT)

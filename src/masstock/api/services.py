@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from masstock.service.ports import DeviceDirectory
 from masstock.service.reservations import Reservations
+from masstock.service.search import SearchReservations
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -13,5 +14,6 @@ class Services:
     """What the routes call: the use cases and the registered orgs."""
 
     reservations: Reservations
+    search: SearchReservations
     devices: DeviceDirectory
     orgs: frozenset[str]

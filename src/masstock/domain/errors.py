@@ -100,6 +100,28 @@ class ReservationNotCancellable(MasstockError):
         )
 
 
+class ReservationNotFinalizable(MasstockError):
+    """The reservation was cancelled (or expired); no sale can finalize it."""
+
+    code = "RESERVATION_NOT_FINALIZABLE"
+
+    def __init__(self, reservation_id: str, status: str) -> None:
+        super().__init__(
+            f"Reservation with ID {reservation_id} is {status} and cannot be finalized"
+        )
+
+
+class ReservationNotExtendable(MasstockError):
+    """Only an active reservation can be held for longer."""
+
+    code = "RESERVATION_NOT_EXTENDABLE"
+
+    def __init__(self, reservation_id: str, status: str) -> None:
+        super().__init__(
+            f"Reservation with ID {reservation_id} is {status} and cannot be extended"
+        )
+
+
 class StorageUnavailable(MasstockError):
     """The database could not be reached or refused the work; nothing changed."""
 

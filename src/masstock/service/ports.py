@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from masstock.domain.device import Device
-from masstock.domain.reservation import Reservation, Status
+from masstock.domain.events import ReservationEvent
+from masstock.domain.reservation import CloseReason, Reservation, Status
+from masstock.domain.search import Position, SearchFilters
 
 Clock = Callable[[], datetime]
 
@@ -36,14 +39,34 @@ class DeviceCatalog(Protocol):
         ...
 
 
-class ReservationStore(Protocol):
-    """Durable reservations, with at most one active hold per (org, device)."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Change:
+    """A dealer's change to one reservation: whose, by whom, when, for which request."""
 
-    async def add(self, reservation: Reservation) -> Reservation:
+    org: str
+    reservation_id: UUID
+    dealer_id: str
+    at: datetime
+    request_id: str | None = None
+
+
+class ReservationStore(Protocol):
+    """Durable reservations, with at most one active hold per (org, device).
+
+    Every change is written with its event in the reservation's history, in
+    the same transaction.  Reservations are returned as written: callers see
+    them as they stand now through ``Reservation.as_of``.
+    """
+
+    async def add(
+        self, reservation: Reservation, *, request_id: str | None
+    ) -> Reservation:
         """Store ``reservation`` unless its device is held; return the holder.
 
         The holder is ``reservation`` itself when it was stored, else the
-        active reservation that holds the device.
+        active reservation that holds the device.  A holder whose time ran out
+        by ``reservation.created_at`` is closed as expired first, in the same
+        transaction, and does not count.
         """
         ...
 
@@ -52,13 +75,45 @@ class ReservationStore(Protocol):
         ...
 
     async def close(
-        self,
-        *,
-        org: str,
-        reservation_id: UUID,
-        dealer_id: str,
-        status: Status,
-        at: datetime,
+        self, change: Change, *, status: Status, reason: CloseReason
     ) -> Reservation | None:
-        """End an active reservation made by ``dealer_id``; None if none matches."""
+        """End a hold that ``change.dealer_id`` made and that is active at
+        ``change.at``; None if no such hold."""
+        ...
+
+    async def extend(self, change: Change, *, until: datetime) -> Reservation | None:
+        """Move the expiry of an active hold of ``change.dealer_id`` to ``until``;
+        None if no such hold."""
+        ...
+
+    async def expire_due(self, *, now: datetime, limit: int) -> int:
+        """Close up to ``limit`` holds whose time ran out by ``now``; how many.
+
+        Safe to run from many processes at once: each hold is closed once.
+        """
+        ...
+
+    async def history(self, org: str, reservation_id: UUID) -> list[ReservationEvent]:
+        """Every change of the reservation, oldest first."""
+        ...
+
+
+class ReservationSearch(Protocol):
+    """An org's reservations, found by filters and read a page at a time."""
+
+    async def search(
+        self,
+        filters: SearchFilters,
+        *,
+        after: Position | None,
+        limit: int,
+        now: datetime,
+    ) -> list[Reservation]:
+        """Up to ``limit`` reservations matching ``filters`` at ``now``, newest first.
+
+        Newest first is ``(created_at, id)`` descending; with ``after``, only
+        those strictly past it in that order.  The status filter sees each
+        reservation as ``Reservation.as_of(now)`` would; the reservations are
+        returned as written.
+        """
         ...

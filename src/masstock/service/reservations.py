@@ -1,7 +1,11 @@
-"""Reserving a device for a dealer, and cancelling that hold."""
+"""Holding a device for a dealer, and everything that can happen to that hold."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 import structlog
@@ -11,30 +15,52 @@ from masstock.domain.errors import (
     ReservationNotFound,
     StorageUnavailable,
     UnknownDevice,
+    ValidationFailed,
 )
-from masstock.domain.reservation import Reservation, Status
-from masstock.service.ports import Clock, DeviceDirectory, ReservationStore
+from masstock.domain.events import ReservationEvent
+from masstock.domain.reservation import CloseReason, Reservation, Status
+from masstock.service.ports import Change, Clock, DeviceDirectory, ReservationStore
 
 log = structlog.get_logger(__name__)
 
-# A closing update can miss a row that is still active only if it changed
-# between our update and our read; rows never return to CREATED, so one
-# more try always settles it.  The bound keeps a bug from looping forever.
-_CLOSE_ATTEMPTS = 3
+# A conditional change can miss a hold that is still active only if the hold
+# changed between our write and our read, and a hold never becomes active
+# again, so one more try settles it.  The bound keeps a bug from looping.
+_CHANGE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """How long holds last: ``ttl`` by default (None: forever), at most ``max_ttl``."""
+
+    ttl: timedelta | None = timedelta(hours=72)
+    max_ttl: timedelta = timedelta(days=30)
 
 
 class Reservations:
     """The reservation use cases, over a store and a device directory."""
 
     def __init__(
-        self, *, store: ReservationStore, devices: DeviceDirectory, clock: Clock
+        self,
+        *,
+        store: ReservationStore,
+        devices: DeviceDirectory,
+        clock: Clock,
+        holding: Holding | None = None,
     ) -> None:
         self._store = store
         self._devices = devices
         self._clock = clock
+        self._holding = holding or Holding()
 
     async def reserve(
-        self, *, org: str, device_id: str, dealer_id: str, is_sim: bool
+        self,
+        *,
+        org: str,
+        device_id: str,
+        dealer_id: str,
+        is_sim: bool,
+        request_id: str | None = None,
     ) -> Reservation:
         """Hold ``device_id`` for ``dealer_id``, or say who holds it already."""
         device = await self._devices.find(org, device_id)
@@ -48,8 +74,9 @@ class Reservations:
             dealer_id=dealer_id,
             is_sim=is_sim,
             at=self._clock(),
+            ttl=self._holding.ttl,
         )
-        holder = await self._store.add(reservation)
+        holder = await self._store.add(reservation, request_id=request_id)
         if holder.id != reservation.id:
             log.info(
                 "reservation refused, device held",
@@ -69,39 +96,147 @@ class Reservations:
         )
         return reservation
 
+    async def get(self, *, org: str, reservation_id: str) -> Reservation:
+        """The reservation as it stands now."""
+        return await self._current(org, _parse_id(reservation_id))
+
+    async def history(self, *, org: str, reservation_id: str) -> list[ReservationEvent]:
+        """Every change of the reservation, oldest first."""
+        rid = _parse_id(reservation_id)
+        await self._current(org, rid)
+        return await self._store.history(org, rid)
+
     async def cancel(
-        self, *, org: str, reservation_id: str, dealer_id: str
+        self,
+        *,
+        org: str,
+        reservation_id: str,
+        dealer_id: str,
+        request_id: str | None = None,
     ) -> Reservation:
         """Cancel a reservation as the dealer who made it; repeating is harmless."""
-        rid = _parse_id(reservation_id)
-        for _ in range(_CLOSE_ATTEMPTS):
-            closed = await self._store.close(
+        return await self._close(
+            Change(
                 org=org,
-                reservation_id=rid,
+                reservation_id=_parse_id(reservation_id),
                 dealer_id=dealer_id,
-                status=Status.CANCELLED,
                 at=self._clock(),
-            )
-            if closed is not None:
+                request_id=request_id,
+            ),
+            status=Status.CANCELLED,
+            reason=CloseReason.CANCELLED_BY_DEALER,
+            check=Reservation.check_cancellable_by,
+        )
+
+    async def finalize(
+        self,
+        *,
+        org: str,
+        reservation_id: str,
+        dealer_id: str,
+        request_id: str | None = None,
+    ) -> Reservation:
+        """Record the sale of a held device, as the dealer who held it."""
+        return await self._close(
+            Change(
+                org=org,
+                reservation_id=_parse_id(reservation_id),
+                dealer_id=dealer_id,
+                at=self._clock(),
+                request_id=request_id,
+            ),
+            status=Status.FINALIZED,
+            reason=CloseReason.FINALIZED_BY_DEALER,
+            check=Reservation.check_finalizable_by,
+        )
+
+    async def extend(
+        self,
+        *,
+        org: str,
+        reservation_id: str,
+        dealer_id: str,
+        ttl_seconds: int | None = None,
+        request_id: str | None = None,
+    ) -> Reservation:
+        """Hold the device for ``ttl_seconds`` (or the default) from now on."""
+        ttl = self._extension(ttl_seconds)
+        change = Change(
+            org=org,
+            reservation_id=_parse_id(reservation_id),
+            dealer_id=dealer_id,
+            at=self._clock(),
+            request_id=request_id,
+        )
+        for _ in range(_CHANGE_ATTEMPTS):
+            extended = await self._store.extend(change, until=change.at + ttl)
+            if extended is not None:
                 log.info(
-                    "reservation cancelled",
+                    "reservation extended",
                     org=org,
                     reservation_id=reservation_id,
-                    dealer_id=dealer_id,
+                    expires_at=extended.expires_at,
+                )
+                return extended
+
+            current = await self._current(org, change.reservation_id)
+            current.check_extendable_by(dealer_id)
+
+        raise _unsettled()
+
+    async def expire_due(self, *, limit: int = 500) -> int:
+        """Write down the expiry of holds whose time ran out; how many there were."""
+        total = 0
+        while True:
+            expired = await self._store.expire_due(now=self._clock(), limit=limit)
+            total += expired
+            if expired < limit:
+                break
+
+        if total:
+            log.info("reservations expired", count=total)
+        return total
+
+    async def _close(
+        self,
+        change: Change,
+        *,
+        status: Status,
+        reason: CloseReason,
+        check: Callable[[Reservation, str], None],
+    ) -> Reservation:
+        for _ in range(_CHANGE_ATTEMPTS):
+            closed = await self._store.close(change, status=status, reason=reason)
+            if closed is not None:
+                log.info(
+                    "reservation closed",
+                    org=change.org,
+                    reservation_id=str(change.reservation_id),
+                    dealer_id=change.dealer_id,
+                    status=status.value,
                 )
                 return closed
 
-            current = await self._store.get(org, rid)
-            if current is None:
-                raise ReservationNotFound(reservation_id)
-            current.check_cancellable_by(dealer_id)
-            if current.status is Status.CANCELLED:
+            current = await self._current(change.org, change.reservation_id)
+            check(current, change.dealer_id)
+            if current.status is status:
                 return current
 
-        raise StorageUnavailable(
-            "Unable to persist reservation data",
-            "The reservation changed while it was being cancelled. Please try again.",
-        )
+        raise _unsettled()
+
+    async def _current(self, org: str, reservation_id: UUID) -> Reservation:
+        reservation = await self._store.get(org, reservation_id)
+        if reservation is None:
+            raise ReservationNotFound(str(reservation_id))
+        return reservation.as_of(self._clock())
+
+    def _extension(self, ttl_seconds: int | None) -> timedelta:
+        if ttl_seconds is None:
+            return self._holding.ttl or self._holding.max_ttl
+        limit = int(self._holding.max_ttl.total_seconds())
+        if not 1 <= ttl_seconds <= limit:
+            raise ValidationFailed(f"ttl_seconds must be between 1 and {limit}")
+        return timedelta(seconds=ttl_seconds)
 
 
 def _parse_id(reservation_id: str) -> UUID:
@@ -109,3 +244,23 @@ def _parse_id(reservation_id: str) -> UUID:
         return UUID(reservation_id)
     except ValueError:
         raise ReservationNotFound(reservation_id) from None
+
+
+@contextmanager
+def _reading() -> Iterator[None]:
+    """Say that reading failed, rather than the default of persisting."""
+    try:
+        yield
+    except StorageUnavailable as exc:
+        raise StorageUnavailable(
+            "Unable to read reservation data",
+            "The reservation could not be read from the database. "
+            "Please try again later.",
+        ) from exc
+
+
+def _unsettled() -> StorageUnavailable:
+    return StorageUnavailable(
+        "Unable to persist reservation data",
+        "The reservation changed while it was being updated. Please try again.",
+    )

@@ -1,0 +1,78 @@
+"""The production database: PostgreSQL through an asyncpg pool."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import structlog
+
+from masstock.domain.errors import StorageUnavailable
+
+log = structlog.get_logger(__name__)
+
+# Failures of the database or of the way to it, as opposed to bugs in our SQL:
+# connection loss, admin shutdown, too many clients, a read-only standby,
+# serialization failures and deadlocks.  Everything else is left to surface
+# as an internal error.
+_UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InsufficientResourcesError,
+    asyncpg.ReadOnlySQLTransactionError,
+    asyncpg.TransactionRollbackError,
+)
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    # Nothing we do leaves session state behind, so skip asyncpg's reset round
+    # trip on release; only a transaction cut short by cancellation needs undoing.
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
+class PostgresDatabase:
+    """A pool of connections to one PostgreSQL database."""
+
+    def __init__(self, url: str, *, pool_size: int, timeout: float) -> None:
+        self._url = url
+        self._pool_size = pool_size
+        self._timeout = timeout
+        self._pool: asyncpg.Pool | None = None
+
+    async def open(self) -> None:
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._url,
+                min_size=1,
+                max_size=self._pool_size,
+                timeout=self._timeout,
+                command_timeout=self._timeout,
+                reset=_keep_session,
+                server_settings={"application_name": "masstock"},
+            )
+        except _UNAVAILABLE as exc:
+            log.warning("database unavailable", error=repr(exc))
+            raise StorageUnavailable from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; the database's failures become StorageUnavailable."""
+        if self._pool is None:
+            raise RuntimeError("PostgresDatabase.open() was not awaited")
+        try:
+            async with self._pool.acquire(timeout=self._timeout) as connection:
+                yield connection
+        except _UNAVAILABLE as exc:
+            log.warning("database unavailable", error=repr(exc))
+            raise StorageUnavailable from exc

@@ -1,0 +1,251 @@
+"""Reservations and their history in PostgreSQL.
+
+Each change is one statement: a data-modifying CTE writes the reservation and
+appends its history event together, in autocommit, so that the common path is
+one round trip.  Only taking over an expired hold needs a transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import structlog
+
+from masstock.adapters.postgres.database import PostgresDatabase
+from masstock.domain.errors import StorageUnavailable
+from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
+from masstock.domain.reservation import CloseReason, Reservation, Status
+from masstock.service.ports import Change
+
+log = structlog.get_logger(__name__)
+
+# Under READ COMMITTED the insert can lose to a holder that the next read
+# no longer finds (cancelled in between); each try is cheap and the race rare.
+_ADD_ATTEMPTS = 5
+
+# One sweeper at a time across every replica: the others skip their turn.
+SWEEPER_LOCK_KEY = 0x6D617374  # "mast"
+
+_COLUMNS = (
+    "id, org, device_id, dealer_id, is_sim, status, created_at, updated_at, "
+    "expires_at, closed_at, closed_by, close_reason"
+)
+_EVENT_COLUMNS = "reservation_id, org, kind, actor, at, request_id, expires_at"
+
+_ADD = f"""
+WITH held AS (
+    INSERT INTO reservations (id, org, device_id, dealer_id, is_sim, status,
+                              created_at, updated_at, expires_at)
+    VALUES ($1, $2, $3, $4, $5, 'CREATED', $6, $6, $7)
+    ON CONFLICT (org, device_id) WHERE status = 'CREATED' DO NOTHING
+    RETURNING id, org, dealer_id, created_at, expires_at
+), recorded AS (
+    INSERT INTO reservation_events ({_EVENT_COLUMNS})
+    SELECT id, org, 'CREATED', dealer_id, created_at, $8, expires_at FROM held
+)
+SELECT id FROM held
+"""
+_HOLDER = (
+    f"SELECT {_COLUMNS} FROM reservations "
+    "WHERE org = $1 AND device_id = $2 AND status = 'CREATED'"
+)
+_BY_ID = f"SELECT {_COLUMNS} FROM reservations WHERE id = $1 AND org = $2"
+
+# An expired hold closes at the moment it expired, whenever that is written
+# down, so that it reads the same before and after.
+_EXPIRED = (
+    "status = 'CANCELLED', close_reason = 'EXPIRED', closed_by = NULL, "
+    "closed_at = r.expires_at, updated_at = r.expires_at"
+)
+_RECORD_EXPIRED = f"""
+INSERT INTO reservation_events ({_EVENT_COLUMNS})
+SELECT id, org, 'EXPIRED', '{SYSTEM_ACTOR}', expires_at, $3, NULL FROM closed
+"""
+_EXPIRE_HOLDER = f"""
+WITH closed AS (
+    UPDATE reservations r SET {_EXPIRED}
+    WHERE r.id = $1 AND r.status = 'CREATED' AND r.expires_at <= $2
+    RETURNING r.id, r.org, r.expires_at
+), recorded AS ({_RECORD_EXPIRED})
+SELECT count(*) FROM closed
+"""
+_EXPIRE_DUE = f"""
+WITH due AS (
+    SELECT id FROM reservations
+    WHERE status = 'CREATED' AND expires_at <= $1
+    ORDER BY expires_at LIMIT $2
+    FOR UPDATE SKIP LOCKED
+), closed AS (
+    UPDATE reservations r SET {_EXPIRED}
+    FROM due WHERE r.id = due.id AND r.status = 'CREATED'
+    RETURNING r.id, r.org, r.expires_at
+), recorded AS ({_RECORD_EXPIRED.replace("$3", "NULL")})
+SELECT count(*) FROM closed
+"""
+
+_ACTIVE_HOLD_OF_DEALER = (
+    "WHERE id = $1 AND org = $2 AND dealer_id = $3 AND status = 'CREATED' "
+    "AND (expires_at IS NULL OR expires_at > $4)"
+)
+# The event's kind is the new status's name: CANCELLED or FINALIZED.
+_CLOSE = f"""
+WITH changed AS (
+    UPDATE reservations
+    SET status = $6, close_reason = $7, closed_by = $3, closed_at = $4, updated_at = $4
+    {_ACTIVE_HOLD_OF_DEALER}
+    RETURNING {_COLUMNS}
+), recorded AS (
+    INSERT INTO reservation_events ({_EVENT_COLUMNS})
+    SELECT id, org, $6, $3, $4, $5, NULL FROM changed
+)
+SELECT {_COLUMNS} FROM changed
+"""
+_EXTEND = f"""
+WITH changed AS (
+    UPDATE reservations SET expires_at = $6, updated_at = $4
+    {_ACTIVE_HOLD_OF_DEALER}
+    RETURNING {_COLUMNS}
+), recorded AS (
+    INSERT INTO reservation_events ({_EVENT_COLUMNS})
+    SELECT id, org, 'EXTENDED', $3, $4, $5, expires_at FROM changed
+)
+SELECT {_COLUMNS} FROM changed
+"""
+_HISTORY = (
+    f"SELECT {_EVENT_COLUMNS} FROM reservation_events "
+    "WHERE reservation_id = $1 AND org = $2 ORDER BY id"
+)
+
+
+class PostgresReservationStore:
+    """Reservations in PostgreSQL, where a partial unique index allows one hold."""
+
+    def __init__(self, database: PostgresDatabase) -> None:
+        self._db = database
+
+    async def add(
+        self, reservation: Reservation, *, request_id: str | None
+    ) -> Reservation:
+        async with self._db.connection() as connection:
+            for _ in range(_ADD_ATTEMPTS):
+                if await _insert(connection, reservation, request_id=request_id):
+                    return reservation
+
+                row = await connection.fetchrow(
+                    _HOLDER, reservation.org, reservation.device_id
+                )
+                if row is None:
+                    continue
+                holder = reservation_from_row(row)
+                if not holder.is_expired_at(reservation.created_at):
+                    return holder
+
+                async with connection.transaction():
+                    await connection.fetchval(
+                        _EXPIRE_HOLDER, holder.id, reservation.created_at, request_id
+                    )
+                    if await _insert(connection, reservation, request_id=request_id):
+                        return reservation
+
+        log.warning(
+            "device changed hands too often to settle",
+            org=reservation.org,
+            device_id=reservation.device_id,
+        )
+        raise StorageUnavailable
+
+    async def get(self, org: str, reservation_id: UUID) -> Reservation | None:
+        async with self._db.connection() as connection:
+            row = await connection.fetchrow(_BY_ID, reservation_id, org)
+        return None if row is None else reservation_from_row(row)
+
+    async def close(
+        self, change: Change, *, status: Status, reason: CloseReason
+    ) -> Reservation | None:
+        async with self._db.connection() as connection:
+            row = await connection.fetchrow(
+                _CLOSE, *_where(change), status.value, reason.value
+            )
+        return None if row is None else reservation_from_row(row)
+
+    async def extend(self, change: Change, *, until: datetime) -> Reservation | None:
+        async with self._db.connection() as connection:
+            row = await connection.fetchrow(_EXTEND, *_where(change), until)
+        return None if row is None else reservation_from_row(row)
+
+    async def expire_due(self, *, now: datetime, limit: int) -> int:
+        async with self._db.connection() as connection, connection.transaction():
+            if not await connection.fetchval(
+                "SELECT pg_try_advisory_xact_lock($1)", SWEEPER_LOCK_KEY
+            ):
+                return 0
+            expired: int = await connection.fetchval(_EXPIRE_DUE, now, limit)
+            return expired
+
+    async def history(self, org: str, reservation_id: UUID) -> list[ReservationEvent]:
+        async with self._db.connection() as connection:
+            rows = await connection.fetch(_HISTORY, reservation_id, org)
+        return [
+            ReservationEvent(
+                reservation_id=row["reservation_id"],
+                org=row["org"],
+                kind=EventKind(row["kind"]),
+                actor=row["actor"],
+                at=row["at"],
+                request_id=row["request_id"],
+                expires_at=row["expires_at"],
+            )
+            for row in rows
+        ]
+
+
+async def _insert(
+    connection: asyncpg.Connection,
+    reservation: Reservation,
+    *,
+    request_id: str | None,
+) -> bool:
+    inserted = await connection.fetchval(
+        _ADD,
+        reservation.id,
+        reservation.org,
+        reservation.device_id,
+        reservation.dealer_id,
+        reservation.is_sim,
+        reservation.created_at,
+        reservation.expires_at,
+        request_id,
+    )
+    return inserted is not None
+
+
+def _where(change: Change) -> tuple[object, ...]:
+    return (
+        change.reservation_id,
+        change.org,
+        change.dealer_id,
+        change.at,
+        change.request_id,
+    )
+
+
+def reservation_from_row(row: asyncpg.Record) -> Reservation:
+    """A reservation from a row of its columns, in the order of ``_COLUMNS``."""
+    return Reservation(
+        id=row["id"],
+        org=row["org"],
+        device_id=row["device_id"],
+        dealer_id=row["dealer_id"],
+        is_sim=row["is_sim"],
+        status=Status(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        expires_at=row["expires_at"],
+        closed_at=row["closed_at"],
+        closed_by=row["closed_by"],
+        close_reason=None
+        if row["close_reason"] is None
+        else CloseReason(row["close_reason"]),
+    )

@@ -1,0 +1,44 @@
+"""The route that lists an org's reservations, a page at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+
+from masstock.api.reservations import reservation_view
+from masstock.api.services import Services
+from masstock.domain.search import SearchQuery
+
+
+@get("/reservations")
+async def search_reservations(  # noqa: PLR0913 (one argument per query parameter)
+    *,
+    org: FromPath[str],
+    services: NamedDependency[Services],
+    dealer_id: FromQuery[str | None] = None,
+    device_id: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    created_after: FromQuery[str | None] = None,
+    created_before: FromQuery[str | None] = None,
+    limit: FromQuery[str | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> dict[str, Any]:
+    """Lists an org's reservations, newest first, with filters and a cursor."""
+    query = SearchQuery(
+        dealer_id=dealer_id,
+        device_id=device_id,
+        status=status,
+        created_after=created_after,
+        created_before=created_before,
+        limit=limit,
+        cursor=cursor,
+    )
+
+    page = await services.search.page(org, query)
+    return {
+        "items": [reservation_view(reservation) for reservation in page.items],
+        "next_cursor": page.next_cursor,
+    }
