@@ -13,15 +13,17 @@ from masstock.api.openapi import build_document
 from tests.e2e.conftest import DEVICES, add_devices, empty
 from tests.e2e.server import ServerProcess
 
-# Whether is_sim fits depends on the device, which no schema can say: a
-# well-formed create may be refused with 400, so that check is off there.
+# Some well-formed requests are rightly refused with 400, in ways no schema
+# can say: a create whose is_sim does not fit the device, a list whose cursor
+# the server never issued.  That check is off for those two operations.
 CONFIG = schemathesis.Config.from_dict(
     {
         "operations": [
             {
-                "include-operation-id": "createReservation",
+                "include-operation-id": operation_id,
                 "checks": {"positive_data_acceptance": {"enabled": False}},
             }
+            for operation_id in ("createReservation", "listReservations")
         ]
     }
 )

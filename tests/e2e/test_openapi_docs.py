@@ -298,13 +298,13 @@ def test_the_document_lists_exactly_the_routes_the_app_serves(
         (method, path) for path, item in document["paths"].items() for method in item
     }
     assert served == documented
-    assert len(served) == 3
+    assert len(served) == 8
 
 
 def test_each_operation_carries_the_contracts_wording(document: Json) -> None:
     operations = _operations(document)
 
-    assert set(operations) == set(CONTRACT_OPERATIONS)
+    assert set(CONTRACT_OPERATIONS) <= set(operations)
     for operation_id, (method, path, wording) in CONTRACT_OPERATIONS.items():
         found_method, found_path, operation = operations[operation_id]
         assert (found_method, found_path) == (method, path)

@@ -1,17 +1,15 @@
 """The hand-written OpenAPI document agrees with itself and with the code.
 
-No JSON Schema library is installed, so the examples are checked by a small
-validator of the few keywords the document uses; a test makes sure it uses
-no others, so that nothing is skipped unseen.
+Every example is checked against its own schema by a JSON Schema validator.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema_rs
 import pytest
 
 from masstock.api.errors import STATUS
@@ -22,82 +20,17 @@ Json = dict[str, Any]
 
 DOCUMENT = build_document()
 
-KEYWORDS = {
-    "$ref",
-    "type",
-    "properties",
-    "required",
-    "enum",
-    "minLength",
-    "maxLength",
-    "pattern",
-    "format",
-    "description",
-}
-TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "boolean": (bool,),
-    "object": (dict,),
-    "null": (type(None),),
-}
 
+def _violations(value: object, schema: Json) -> list[str]:
+    """What makes ``value`` break ``schema``, one line per rule broken.
 
-def _resolve(schema: Json) -> Json:
-    while "$ref" in schema:
-        *_, name = schema["$ref"].split("/")
-        schema = DOCUMENT["components"]["schemas"][name]
-    return schema
-
-
-def _violations(value: object, schema: Json, *, where: str = "$") -> list[str]:
-    """What makes ``value`` break ``schema``, one line per rule broken."""
-    schema = _resolve(schema)
-    names = schema.get("type", [])
-    names = [names] if isinstance(names, str) else names
-    if names and not any(
-        isinstance(value, TYPES[name])
-        and not (name != "boolean" and isinstance(value, bool))
-        for name in names
-    ):
-        return [f"{where}: {value!r} is not of type {names}"]
-
-    found = []
-    if "enum" in schema and value not in schema["enum"]:
-        found.append(f"{where}: {value!r} is not one of {schema['enum']}")
-    if isinstance(value, str):
-        found.extend(_string_violations(value, schema, where=where))
-    if isinstance(value, dict):
-        found.extend(
-            f"{where}: {name} is required"
-            for name in schema.get("required", [])
-            if name not in value
-        )
-        for name, item in value.items():
-            if name in schema.get("properties", {}):
-                found.extend(
-                    _violations(
-                        item, schema["properties"][name], where=f"{where}.{name}"
-                    )
-                )
-    return found
-
-
-def _string_violations(value: str, schema: Json, *, where: str) -> Iterator[str]:
-    if len(value) < schema.get("minLength", 0):
-        yield f"{where}: {value!r} is too short"
-    if len(value) > schema.get("maxLength", len(value)):
-        yield f"{where}: {value!r} is too long"
-    if "pattern" in schema and not re.search(schema["pattern"], value):
-        yield f"{where}: {value!r} does not match {schema['pattern']}"
-    if schema.get("format") == "uuid" and str(_uuid_or_none(value)) != value.lower():
-        yield f"{where}: {value!r} is not a UUID"
-
-
-def _uuid_or_none(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
+    The schema is checked as JSON Schema 2020-12, the dialect of OpenAPI 3.1,
+    inside the document so that its references resolve; formats are asserted.
+    """
+    validator = jsonschema_rs.Draft202012Validator(
+        {**schema, "components": DOCUMENT["components"]}, validate_formats=True
+    )
+    return [error.message for error in validator.iter_errors(value)]
 
 
 def _operations() -> Iterator[tuple[str, Json]]:
@@ -131,24 +64,6 @@ def _every_example() -> Iterator[tuple[str, object, Json]]:
                     yield f"{where} {status} {name}", value, media["schema"]
 
 
-def _schemas_in(node: object) -> Iterator[Json]:
-    if isinstance(node, dict):
-        if "schema" in node:
-            yield from _subschemas(node["schema"])
-        for key, value in node.items():
-            if key != "schema":
-                yield from _schemas_in(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _schemas_in(value)
-
-
-def _subschemas(schema: Json) -> Iterator[Json]:
-    yield schema
-    for nested in schema.get("properties", {}).values():
-        yield from _subschemas(nested)
-
-
 def _error_examples() -> Iterator[tuple[str, Json]]:
     for _where, operation in _operations():
         for status, response in operation["responses"].items():
@@ -171,22 +86,6 @@ def _codes_raised() -> Iterator[type[errors.MasstockError]]:
 EXAMPLES = list(_every_example())
 
 
-def test_the_checker_knows_every_keyword_the_document_uses() -> None:
-    schemas = [
-        *_schemas_in(DOCUMENT["paths"]),
-        *(
-            nested
-            for schema in DOCUMENT["components"]["schemas"].values()
-            for nested in _subschemas(schema)
-        ),
-    ]
-
-    unknown = {key for schema in schemas for key in schema} - KEYWORDS
-
-    assert unknown == set()
-    assert len(schemas) > 20
-
-
 def test_the_checker_catches_a_broken_example() -> None:
     wrong = {"device_id": "DEVICE 123", "dealer_id": None, "is_sim": "yes"}
     schema = {"$ref": "#/components/schemas/ReservationRequest"}
@@ -202,7 +101,7 @@ def test_the_checker_catches_a_broken_example() -> None:
 def test_each_example_validates_against_its_own_schema(
     where: str, value: object, schema: Json
 ) -> None:
-    assert _violations(value, schema, where=where) == []
+    assert _violations(value, schema) == [], where
 
 
 def test_every_reference_resolves_to_a_component() -> None:
@@ -218,7 +117,8 @@ def test_every_operation_has_a_unique_id_and_the_contract_tag() -> None:
 
     ids = [operation["operationId"] for operation in operations]
 
-    assert sorted(ids) == ["cancelReservation", "createReservation", "getDevice"]
+    assert len(set(ids)) == len(ids)
+    assert {"cancelReservation", "createReservation", "getDevice"} <= set(ids)
     assert all(operation["tags"] == ["Stock Reservations"] for operation in operations)
 
 

@@ -91,6 +91,17 @@ def build_document() -> Json:
                 "post": _cancel_reservation()
             },
             "/v1/orgs/{org}/device": {"get": _get_device()},
+            "/v1/orgs/{org}/reservations": {"get": _list_reservations()},
+            "/v1/orgs/{org}/reservation/{reservation_id}": {"get": _get_reservation()},
+            "/v1/orgs/{org}/reservation/{reservation_id}/history": {
+                "get": _get_history()
+            },
+            "/v1/orgs/{org}/reservation/{reservation_id}/finalization": {
+                "post": _finalize_reservation()
+            },
+            "/v1/orgs/{org}/reservation/{reservation_id}/extension": {
+                "post": _extend_reservation()
+            },
         },
         "components": {"schemas": _schemas()},
     }
@@ -372,6 +383,313 @@ def _get_device() -> Json:
     }
 
 
+def _list_reservations() -> Json:
+    return {
+        "tags": [TAG],
+        "summary": "Lists reservations",
+        "description": (
+            "Reservations of the organization, newest first (by `created_at`, then "
+            "`reservation_id`), as they stand now, a page at a time. Pass a page's "
+            "`next_cursor` back as `cursor`, with the same filters, for the next "
+            "page; it is null on the last one. Pages are cut by keyset, so rows "
+            "created while a client pages never make it see a row twice or miss "
+            "one that existed when it started."
+        ),
+        "operationId": "listReservations",
+        "parameters": [
+            _ORG,
+            _query(
+                "dealer_id",
+                "Only this dealer's reservations",
+                _identifier(""),
+                example="DEALER001",
+            ),
+            _query(
+                "device_id",
+                "Only this device's reservations",
+                _identifier(""),
+                example="356938035643809",
+            ),
+            _query(
+                "status",
+                "Only reservations in this status now; a hold past its expiry is "
+                "CANCELLED",
+                {"type": "string", "enum": ["CREATED", "CANCELLED", "FINALIZED"]},
+                example="CREATED",
+            ),
+            _query(
+                "created_after",
+                "Only reservations created at or after this time (ISO 8601, with a "
+                "time zone; send `+` as `%2B`)",
+                {"type": "string", "format": "date-time"},
+                example="2026-12-01T00:00:00Z",
+            ),
+            _query(
+                "created_before",
+                "Only reservations created before this time",
+                {"type": "string", "format": "date-time"},
+                example="2026-12-04T00:00:00Z",
+            ),
+            _query(
+                "limit",
+                "Reservations per page",
+                {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+                example=50,
+            ),
+            _query(
+                "cursor",
+                "Where the previous page ended: its next_cursor",
+                {"type": "string"},
+                example="eyJ2IjoxLCJhdCI6IjIwMjYtMTItMDNUMDk6MzA",
+            ),
+        ],
+        "responses": {
+            "200": _response(
+                "Success - A page of reservations",
+                schema={"$ref": "#/components/schemas/ReservationPage"},
+                examples={
+                    "page": (
+                        "One page, with more to come",
+                        {
+                            "items": [_RESERVATION_EXAMPLE],
+                            "next_cursor": "eyJ2IjoxLCJhdCI6IjIwMjYtMTItMDNUMDk6MzA",
+                        },
+                    )
+                },
+            ),
+            "400": _response(
+                "Bad Request - A filter, the limit or the cursor is not valid",
+                examples={
+                    "badLimit": (
+                        "limit out of range",
+                        _error("VALIDATION_ERROR", "limit must be between 1 and 500"),
+                    ),
+                    "badStatus": (
+                        "An unknown status",
+                        _error(
+                            "VALIDATION_ERROR",
+                            "status must be one of CREATED, CANCELLED, FINALIZED",
+                        ),
+                    ),
+                    "badCursor": (
+                        "A cursor that is malformed or was made for other filters",
+                        _error("VALIDATION_ERROR", "cursor is not valid"),
+                    ),
+                },
+            ),
+            "404": _response(
+                "Not Found - Organization not found",
+                examples={"organizationNotFound": _ORG_NOT_FOUND},
+            ),
+            "500": _INTERNAL,
+            "503": _READ_UNAVAILABLE,
+        },
+    }
+
+
+def _query(name: str, description: str, schema: Json, *, example: object) -> Json:
+    schema = {key: value for key, value in schema.items() if key != "description"}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+        "example": example,
+    }
+
+
+def _get_reservation() -> Json:
+    return {
+        "tags": [TAG],
+        "summary": "Retrieves a reservation",
+        "description": (
+            "Retrieves a reservation as it stands now. A hold past its `expires_at` "
+            "reads as `CANCELLED` with `close_reason` `EXPIRED` and `closed_at` "
+            "its expiry, whether or not the expiry has been written down yet."
+        ),
+        "operationId": "getReservation",
+        "parameters": [_ORG, _RESERVATION_ID],
+        "responses": {
+            "200": _response(
+                "Success - Reservation retrieved",
+                schema={"$ref": "#/components/schemas/Reservation"},
+                examples={"held": ("An active hold", _RESERVATION_EXAMPLE)},
+            ),
+            "404": _RESERVATION_NOT_FOUND,
+            "500": _INTERNAL,
+            "503": _READ_UNAVAILABLE,
+        },
+    }
+
+
+def _get_history() -> Json:
+    return {
+        "tags": [TAG],
+        "summary": "Lists the history of a reservation",
+        "description": (
+            "Every change of the reservation, oldest first: `CREATED`, `EXTENDED`, "
+            "`CANCELLED`, `FINALIZED`, `EXPIRED`, each with its actor (a dealer, "
+            "or `system` for an expiry), its time and the `X-Request-ID` of the "
+            "request that made it. An expiry appears once it is written down: "
+            "by the sweeper, or by a create that takes the device over."
+        ),
+        "operationId": "getReservationHistory",
+        "parameters": [_ORG, _RESERVATION_ID],
+        "responses": {
+            "200": _response(
+                "Success - History retrieved",
+                schema={"$ref": "#/components/schemas/History"},
+                examples={
+                    "finalized": (
+                        "Held, extended, then sold",
+                        {
+                            "items": [
+                                _event("CREATED", "2026-12-03T09:30:00.000000Z"),
+                                _event("EXTENDED", "2026-12-05T18:00:00.000000Z"),
+                                {
+                                    **_event(
+                                        "FINALIZED", "2026-12-06T11:15:00.000000Z"
+                                    ),
+                                    "expires_at": None,
+                                },
+                            ]
+                        },
+                    )
+                },
+            ),
+            "404": _RESERVATION_NOT_FOUND,
+            "500": _INTERNAL,
+            "503": _READ_UNAVAILABLE,
+        },
+    }
+
+
+def _finalize_reservation() -> Json:
+    return {
+        "tags": [TAG],
+        "summary": "Finalizes a reservation",
+        "description": (
+            "Records that the sale happened. Validates that the dealer requesting "
+            "finalization matches the dealer who created the reservation. "
+            "Finalizing an already `FINALIZED` reservation, by its dealer, answers "
+            "200 and changes nothing."
+        ),
+        "operationId": "finalizeReservation",
+        "parameters": [_ORG, _RESERVATION_ID],
+        "requestBody": _json_body(
+            description="Finalization request with dealer information",
+            schema_name="DealerRequest",
+            example={"dealer": "DEALER001"},
+        ),
+        "responses": {
+            "200": {"description": "Success - Reservation finalized (no content)"},
+            "400": _dealer_refused("finalize"),
+            "404": _RESERVATION_NOT_FOUND,
+            "409": _response(
+                "Conflict - The reservation was cancelled or expired",
+                examples={
+                    "notFinalizable": (
+                        "A cancelled or expired reservation cannot be finalized",
+                        _error(
+                            "RESERVATION_NOT_FINALIZABLE",
+                            f"Reservation with ID {CONTRACT_RESERVATION_ID} is "
+                            "CANCELLED and cannot be finalized",
+                        ),
+                    )
+                },
+            ),
+            "413": _TOO_LARGE,
+            "500": _INTERNAL,
+            "503": _PERSIST_UNAVAILABLE,
+        },
+    }
+
+
+def _extend_reservation() -> Json:
+    return {
+        "tags": [TAG],
+        "summary": "Extends a reservation",
+        "description": (
+            "Moves the expiry of an active reservation to `ttl_seconds` from now "
+            "(default: the service's hold time), as the dealer who created it. "
+            "Answers the reservation as it now stands."
+        ),
+        "operationId": "extendReservation",
+        "parameters": [_ORG, _RESERVATION_ID],
+        "requestBody": _json_body(
+            description="Extension request with dealer information",
+            schema_name="ExtensionRequest",
+            example={"dealer": "DEALER001", "ttl_seconds": 3600},
+        ),
+        "responses": {
+            "200": _response(
+                "Success - Reservation extended",
+                schema={"$ref": "#/components/schemas/Reservation"},
+                examples={"extended": ("The hold, now longer", _RESERVATION_EXAMPLE)},
+            ),
+            "400": _dealer_refused(
+                "extend",
+                ttlOutOfRange=(
+                    "ttl_seconds is not between 1 and the maximum hold",
+                    _error(
+                        "VALIDATION_ERROR", "ttl_seconds must be between 1 and 2592000"
+                    ),
+                ),
+            ),
+            "404": _RESERVATION_NOT_FOUND,
+            "409": _response(
+                "Conflict - The reservation is no longer active",
+                examples={
+                    "notExtendable": (
+                        "Only an active reservation can be extended",
+                        _error(
+                            "RESERVATION_NOT_EXTENDABLE",
+                            f"Reservation with ID {CONTRACT_RESERVATION_ID} is "
+                            "FINALIZED and cannot be extended",
+                        ),
+                    )
+                },
+            ),
+            "413": _TOO_LARGE,
+            "500": _INTERNAL,
+            "503": _PERSIST_UNAVAILABLE,
+        },
+    }
+
+
+def _dealer_refused(action: str, **more: tuple[str, Json]) -> Json:
+    return _response(
+        "Bad Request - Validation error, or the dealer is not the one who created "
+        "the reservation",
+        examples={
+            "dealerMismatch": (
+                f"Another dealer cannot {action} the reservation",
+                _error(
+                    "DEALER_MISMATCH",
+                    f"Dealer DEALER002 cannot {action} reservation created by "
+                    "dealer DEALER001",
+                ),
+            ),
+            "missingDealer": (
+                "The dealer is missing or null",
+                _error("VALIDATION_ERROR", "dealer is required"),
+            ),
+            **more,
+        },
+    )
+
+
+def _event(kind: str, at: str) -> Json:
+    return {
+        "event": kind,
+        "actor": "DEALER001",
+        "at": at,
+        "request_id": "pos-4711-0001",
+        "expires_at": "2026-12-06T12:00:00.000000Z",
+    }
+
+
 def _schemas() -> Json:
     return {
         "ReservationRequest": {
@@ -395,6 +713,118 @@ def _schemas() -> Json:
                     "format": "uuid",
                     "description": "Generated reservation identifier in UUID format",
                 }
+            },
+        },
+        "Reservation": {
+            "type": "object",
+            "required": list(_RESERVATION_EXAMPLE),
+            "properties": {
+                "reservation_id": {"type": "string", "format": "uuid"},
+                "device_id": {"type": "string", "description": "Device identifier"},
+                "dealer_id": {
+                    "type": "string",
+                    "description": "Dealer who created the reservation",
+                },
+                "is_sim": {"type": "boolean"},
+                "status": {
+                    "type": "string",
+                    "enum": ["CREATED", "CANCELLED", "FINALIZED"],
+                    "description": "As it stands now: an expired hold is CANCELLED",
+                },
+                "created_at": _TIMESTAMP,
+                "updated_at": _TIMESTAMP,
+                "expires_at": {
+                    **_MAYBE_TIMESTAMP,
+                    "description": "When the hold ends by itself; null: never",
+                },
+                "closed_at": _MAYBE_TIMESTAMP,
+                "closed_by": {
+                    "type": ["string", "null"],
+                    "description": "The dealer who closed it; null if it expired",
+                },
+                "close_reason": {
+                    "type": ["string", "null"],
+                    "enum": [
+                        "CANCELLED_BY_DEALER",
+                        "EXPIRED",
+                        "FINALIZED_BY_DEALER",
+                        None,
+                    ],
+                },
+            },
+        },
+        "ReservationPage": {
+            "type": "object",
+            "required": ["items", "next_cursor"],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/Reservation"},
+                },
+                "next_cursor": {
+                    "type": ["string", "null"],
+                    "description": "The cursor of the next page; null on the last",
+                },
+            },
+        },
+        "History": {
+            "type": "object",
+            "required": ["items"],
+            "properties": {
+                "items": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/HistoryEvent"},
+                }
+            },
+        },
+        "HistoryEvent": {
+            "type": "object",
+            "required": ["event", "actor", "at", "request_id", "expires_at"],
+            "properties": {
+                "event": {
+                    "type": "string",
+                    "enum": [
+                        "CREATED",
+                        "EXTENDED",
+                        "CANCELLED",
+                        "FINALIZED",
+                        "EXPIRED",
+                    ],
+                },
+                "actor": {
+                    "type": "string",
+                    "description": "The dealer who made the change, or system",
+                },
+                "at": _TIMESTAMP,
+                "request_id": {
+                    "type": ["string", "null"],
+                    "description": "The X-Request-ID of the request that made it",
+                },
+                "expires_at": {
+                    **_MAYBE_TIMESTAMP,
+                    "description": "The new expiry, on CREATED and EXTENDED",
+                },
+            },
+        },
+        "DealerRequest": {
+            "type": "object",
+            "required": ["dealer"],
+            "properties": {"dealer": _identifier("Dealer identifier")},
+        },
+        "ExtensionRequest": {
+            "type": "object",
+            "required": ["dealer"],
+            "properties": {
+                "dealer": _identifier("Dealer identifier"),
+                "ttl_seconds": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "maximum": 2592000,
+                    "description": (
+                        "How long to hold from now; at most the service's maximum, "
+                        "MASSTOCK_RESERVATION_MAX_TTL (30 days unless configured)"
+                    ),
+                },
             },
         },
         "CancellationRequest": {
@@ -561,6 +991,56 @@ _INTERNAL = _response(
         "internalError": (
             "An unexpected failure",
             _error("INTERNAL_ERROR", "Internal server error"),
+        )
+    },
+)
+
+_TIMESTAMP: Json = {
+    "type": "string",
+    "format": "date-time",
+    "description": "UTC, ISO 8601, to the microsecond",
+}
+_MAYBE_TIMESTAMP: Json = {**_TIMESTAMP, "type": ["string", "null"]}
+
+_RESERVATION_EXAMPLE: Json = {
+    "reservation_id": CONTRACT_RESERVATION_ID,
+    "device_id": "DEVICE123456",
+    "dealer_id": "DEALER001",
+    "is_sim": True,
+    "status": "CREATED",
+    "created_at": "2026-12-03T09:30:00.000000Z",
+    "updated_at": "2026-12-03T09:30:00.000000Z",
+    "expires_at": "2026-12-06T09:30:00.000000Z",
+    "closed_at": None,
+    "closed_by": None,
+    "close_reason": None,
+}
+
+_RESERVATION_NOT_FOUND = _response(
+    "Not Found - Reservation not found",
+    examples={
+        "reservationNotFound": (
+            "No such reservation in this organization",
+            _error(
+                "RESERVATION_NOT_FOUND",
+                f"Reservation with ID {CONTRACT_RESERVATION_ID} not found",
+            ),
+        ),
+        "organizationNotFound": _ORG_NOT_FOUND,
+    },
+)
+
+_READ_UNAVAILABLE = _response(
+    "Service Unavailable - Database read error",
+    examples={
+        "databaseError": (
+            "The database could not be reached",
+            _error(
+                "DATABASE_ERROR",
+                "Unable to read reservation data",
+                details="The reservation could not be read from the database. "
+                "Please try again later.",
+            ),
         )
     },
 )
