@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Iterator
+from typing import Any
 
 import asyncpg
 import httpx
@@ -56,27 +57,30 @@ def add_devices(
     asyncio.run(_insert())
 
 
-def run_sql(database_url: str, statement: str, *params: object) -> None:
-    """Run one statement, written with ``?`` placeholders, on either backend."""
+def run_sql(
+    database_url: str, statement: str, *params: object
+) -> list[tuple[Any, ...]]:
+    """Run one statement, written with ``?`` placeholders, on either backend;
+    the rows it returns."""
     if database_url.startswith("sqlite:"):
         connection = sqlite3.connect(database_url.removeprefix("sqlite:///"))
         with connection:
-            connection.execute(statement, params)
+            rows = connection.execute(statement, params).fetchall()
         connection.close()
-        return
+        return rows
 
     numbered = statement
     for n in range(1, len(params) + 1):
         numbered = numbered.replace("?", f"${n}", 1)
 
-    async def _run() -> None:
+    async def _run() -> list[tuple[Any, ...]]:
         connection = await asyncpg.connect(database_url)
         try:
-            await connection.execute(numbered, *params)
+            return [tuple(row) for row in await connection.fetch(numbered, *params)]
         finally:
             await connection.close()
 
-    asyncio.run(_run())
+    return asyncio.run(_run())
 
 
 def empty(database_url: str) -> None:

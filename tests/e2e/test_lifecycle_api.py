@@ -320,6 +320,21 @@ def test_an_expired_hold_reads_as_expired_and_frees_the_device(
         ("CREATED", "DEALER001"),
         ("EXPIRED", "system"),
     ]
+    assert _parse(history[1]["at"]) == expired_at
+
+
+def test_the_history_shows_an_expiry_before_it_is_written_down(
+    api: httpx.Client, server: ServerProcess
+) -> None:
+    reservation_id = _reserve(api)
+    expired_at = _expire_directly(server.database_url, reservation_id)
+
+    items = api.get(_path(reservation_id, "history")).json()["items"]
+
+    assert [(i["event"], i["actor"], i["request_id"]) for i in items[1:]] == [
+        ("EXPIRED", "system", None)
+    ]
+    assert _parse(items[1]["at"]) == expired_at
 
 
 def test_the_server_sweeps_expired_holds_by_itself(
@@ -332,19 +347,34 @@ def test_the_server_sweeps_expired_holds_by_itself(
         env={"MASSTOCK_SWEEP_INTERVAL": "0.2"},
         log_path=tmp_path_factory.mktemp("sweeping") / "serve.log",
     )
+    reservation_id = _reserve(api)
+    key: object = (
+        reservation_id
+        if server.database_url.startswith("sqlite:")
+        else uuid.UUID(reservation_id)
+    )
+    _expire_directly(server.database_url, reservation_id)
+
     sweeping.start()
     try:
-        with httpx.Client(base_url=sweeping.base_url, timeout=10) as other:
-            reservation_id = _reserve(other)
-            _expire_directly(server.database_url, reservation_id)
-
-            deadline = time.monotonic() + 10
-            events: list[str] = []
-            while time.monotonic() < deadline and "EXPIRED" not in events:
-                time.sleep(0.1)
-                history = other.get(_path(reservation_id, "history"))
-                events = [item["event"] for item in history.json()["items"]]
+        deadline = time.monotonic() + 10
+        written: list[tuple[object, ...]] = []
+        while time.monotonic() < deadline and not written:
+            time.sleep(0.1)
+            written = run_sql(
+                server.database_url,
+                "SELECT close_reason FROM reservations "
+                "WHERE id = ? AND status = 'CANCELLED'",
+                key,
+            )
     finally:
         sweeping.stop()
 
-    assert events == ["CREATED", "EXPIRED"]
+    assert written == [("EXPIRED",)]
+    events = run_sql(
+        server.database_url,
+        "SELECT kind, actor FROM reservation_events WHERE reservation_id = ? "
+        "ORDER BY id",
+        key,
+    )
+    assert events == [("CREATED", "DEALER001"), ("EXPIRED", "system")]

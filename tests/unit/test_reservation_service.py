@@ -269,3 +269,17 @@ async def test_a_store_failure_surfaces_as_storage_unavailable(
 
     assert caught.value.code == "DATABASE_ERROR"
     assert caught.value.message == "Unable to persist reservation data"
+
+
+async def test_a_store_failure_on_a_read_says_the_data_could_not_be_read(
+    reservations: Reservations, store: FakeReservationStore
+) -> None:
+    held = await reservations.reserve(
+        org="yoigo", device_id="DEVICE123456", dealer_id="DEALER001", is_sim=True
+    )
+    store.down = True
+
+    with pytest.raises(StorageUnavailable) as caught:
+        await reservations.get(org="yoigo", reservation_id=str(held.id))
+
+    assert caught.value.message == "Unable to read reservation data"

@@ -531,8 +531,8 @@ def _get_history() -> Json:
             "Every change of the reservation, oldest first: `CREATED`, `EXTENDED`, "
             "`CANCELLED`, `FINALIZED`, `EXPIRED`, each with its actor (a dealer, "
             "or `system` for an expiry), its time and the `X-Request-ID` of the "
-            "request that made it. An expiry appears once it is written down: "
-            "by the sweeper, or by a create that takes the device over."
+            "request that made it. An expiry shows as soon as the hold runs out, "
+            "at its `expires_at`, whether or not it has been written down yet."
         ),
         "operationId": "getReservationHistory",
         "parameters": [_ORG, _RESERVATION_ID],

@@ -17,7 +17,7 @@ from masstock.domain.errors import (
     UnknownDevice,
     ValidationFailed,
 )
-from masstock.domain.events import ReservationEvent
+from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
 from masstock.service.ports import Change, Clock, DeviceDirectory, ReservationStore
 
@@ -98,13 +98,32 @@ class Reservations:
 
     async def get(self, *, org: str, reservation_id: str) -> Reservation:
         """The reservation as it stands now."""
-        return await self._current(org, _parse_id(reservation_id))
+        with _reading():
+            return await self._current(org, _parse_id(reservation_id))
 
     async def history(self, *, org: str, reservation_id: str) -> list[ReservationEvent]:
         """Every change of the reservation, oldest first."""
         rid = _parse_id(reservation_id)
-        await self._current(org, rid)
-        return await self._store.history(org, rid)
+        with _reading():
+            current = await self._current(org, rid)
+            events = await self._store.history(org, rid)
+
+        # An expiry is a change even before anything writes it down: the
+        # history shows it as the sweeper will record it.
+        unwritten = current.close_reason is CloseReason.EXPIRED and all(
+            event.kind is not EventKind.EXPIRED for event in events
+        )
+        if unwritten and current.closed_at is not None:
+            events.append(
+                ReservationEvent(
+                    reservation_id=rid,
+                    org=org,
+                    kind=EventKind.EXPIRED,
+                    actor=SYSTEM_ACTOR,
+                    at=current.closed_at,
+                )
+            )
+        return events
 
     async def cancel(
         self,
