@@ -9,12 +9,26 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import httpx
 import structlog
 from litestar import Litestar
 
+from masstock.adapters.inventory import (
+    HttpDeviceDirectory,
+    InventoryConfig,
+    RoutedDeviceDirectory,
+)
+from masstock.adapters.inventory.auth import (
+    ClientCredentials,
+    Credentials,
+    NoCredentials,
+    StaticToken,
+)
+from masstock.adapters.inventory.client import InventoryClient
 from masstock.adapters.postgres import (
     PostgresDatabase,
     PostgresDeviceCatalog,
@@ -29,7 +43,8 @@ from masstock.adapters.sqlite import (
 )
 from masstock.api.app import create_app
 from masstock.api.services import Services
-from masstock.service.ports import ReservationSearch
+from masstock.domain.device import DeviceKind
+from masstock.service.ports import DeviceDirectory, ReservationSearch, ReservationStore
 from masstock.service.reservations import Reservations
 from masstock.service.search import SearchReservations
 from masstock.settings import Settings, load_settings
@@ -62,18 +77,45 @@ def configure_logging(settings: Settings) -> None:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Database:
+    store: ReservationStore
+    search: ReservationSearch
+    catalog: SqliteDeviceCatalog | PostgresDeviceCatalog
+
+
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Connect to the configured database and build the use cases over it."""
+    """Connect to the database and the inventory, and build the use cases over them."""
+    async with AsyncExitStack() as stack:
+        database = await stack.enter_async_context(_open_database(settings))
+        devices: DeviceDirectory = database.catalog
+        if settings.inventory_url is not None:
+            devices = await stack.enter_async_context(open_inventory(settings))
+
+        yield Services(
+            reservations=Reservations(
+                store=database.store,
+                devices=devices,
+                clock=utc_now,
+                holding=settings.holding,
+            ),
+            search=SearchReservations(search=database.search, clock=utc_now),
+            devices=devices,
+            orgs=frozenset(settings.orgs),
+        )
+
+
+@asynccontextmanager
+async def _open_database(settings: Settings) -> AsyncIterator[_Database]:
     if settings.is_sqlite:
         sqlite = SqliteDatabase(settings.sqlite_path, busy_timeout=settings.db_timeout)
         await sqlite.open()
         try:
-            yield _services(
-                settings,
-                store=SqliteReservationStore(sqlite),
-                search=SqliteReservationSearch(sqlite),
-                devices=SqliteDeviceCatalog(sqlite),
+            yield _Database(
+                SqliteReservationStore(sqlite),
+                SqliteReservationSearch(sqlite),
+                SqliteDeviceCatalog(sqlite),
             )
         finally:
             await sqlite.close()
@@ -86,11 +128,10 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     )
     await postgres.open()
     try:
-        yield _services(
-            settings,
-            store=PostgresReservationStore(postgres),
-            search=PostgresReservationSearch(postgres),
-            devices=PostgresDeviceCatalog(postgres),
+        yield _Database(
+            PostgresReservationStore(postgres),
+            PostgresReservationSearch(postgres),
+            PostgresDeviceCatalog(postgres),
         )
     finally:
         await postgres.close()
@@ -101,41 +142,74 @@ async def open_device_catalog(
     settings: Settings,
 ) -> AsyncIterator[SqliteDeviceCatalog | PostgresDeviceCatalog]:
     """Connect to the configured database and hand over just its device catalog."""
-    if settings.is_sqlite:
-        sqlite = SqliteDatabase(settings.sqlite_path, busy_timeout=settings.db_timeout)
-        await sqlite.open()
-        try:
-            yield SqliteDeviceCatalog(sqlite)
-        finally:
-            await sqlite.close()
-        return
-
-    postgres = PostgresDatabase(
-        settings.database_url, pool_size=1, timeout=settings.db_timeout
-    )
-    await postgres.open()
-    try:
-        yield PostgresDeviceCatalog(postgres)
-    finally:
-        await postgres.close()
+    async with _open_database(settings) as database:
+        yield database.catalog
 
 
-def _services(
-    settings: Settings,
-    *,
-    store: SqliteReservationStore | PostgresReservationStore,
-    search: ReservationSearch,
-    devices: SqliteDeviceCatalog | PostgresDeviceCatalog,
-) -> Services:
-    reservations = Reservations(
-        store=store, devices=devices, clock=utc_now, holding=settings.holding
+@asynccontextmanager
+async def open_inventory(settings: Settings) -> AsyncIterator[DeviceDirectory]:
+    """The logistics stock API (and its SIM twin, if apart), as a device directory."""
+    timeout = httpx.Timeout(
+        settings.inventory_read_timeout, connect=settings.inventory_connect_timeout
     )
-    return Services(
-        reservations=reservations,
-        search=SearchReservations(search=search, clock=utc_now),
-        devices=devices,
-        orgs=frozenset(settings.orgs),
+    async with httpx.AsyncClient(
+        timeout=timeout,
+        follow_redirects=False,
+        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+    ) as http:
+        credentials = _credentials(settings, http)
+        config = _inventory_config(settings)
+
+        def upstream(
+            name: str, url: str, kind: DeviceKind | None
+        ) -> HttpDeviceDirectory:
+            client = InventoryClient(
+                name=name,
+                base_url=url,
+                http=http,
+                credentials=credentials,
+                max_body=settings.inventory_max_body,
+            )
+            return HttpDeviceDirectory(client, config=config, kind=kind)
+
+        assert settings.inventory_url is not None  # noqa: S101 (the caller checked)
+        sims = settings.sim_inventory_url
+        if sims is None or sims == settings.inventory_url:
+            yield upstream("inventory", settings.inventory_url, None)
+        else:
+            yield RoutedDeviceDirectory(
+                devices=upstream(
+                    "inventory", settings.inventory_url, DeviceKind.DEVICE
+                ),
+                sims=upstream("sim-inventory", sims, DeviceKind.SIM),
+            )
+
+
+def _inventory_config(settings: Settings) -> InventoryConfig:
+    return InventoryConfig(
+        deadline=settings.inventory_deadline,
+        attempts=settings.inventory_attempts,
+        breaker_failures=settings.inventory_breaker_failures,
+        breaker_cool_down=settings.inventory_breaker_cool_down,
+        cache_size=settings.inventory_cache_size,
+        cache_ttl=settings.inventory_cache_ttl,
+        cache_negative_ttl=settings.inventory_cache_negative_ttl,
+        cache_max_stale=settings.inventory_cache_max_stale,
     )
+
+
+def _credentials(settings: Settings, http: httpx.AsyncClient) -> Credentials:
+    if settings.inventory_client_id is not None:
+        assert settings.inventory_token_url is not None  # noqa: S101 (validated)
+        assert settings.inventory_client_secret is not None  # noqa: S101 (validated)
+        return ClientCredentials(
+            token_url=settings.inventory_token_url,
+            client_id=settings.inventory_client_id,
+            client_secret=settings.inventory_client_secret.get_secret_value(),
+            http=http,
+        )
+    token = settings.inventory_bearer_token()
+    return NoCredentials() if token is None else StaticToken(token)
 
 
 def build_app(settings: Settings) -> Litestar:

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from masstock.domain.identifiers import IDENTIFIER
@@ -27,6 +34,24 @@ class Settings(BaseSettings):
     reservation_max_ttl: int = Field(default=30 * 24 * 3600, ge=1)
     sweep_interval: float = Field(default=30.0, ge=0)
     sweep_batch: int = Field(default=500, ge=1, le=100_000)
+    inventory_url: str | None = None
+    sim_inventory_url: str | None = None
+    inventory_token: SecretStr | None = None
+    inventory_token_file: Path | None = None
+    inventory_token_url: str | None = None
+    inventory_client_id: str | None = None
+    inventory_client_secret: SecretStr | None = None
+    inventory_connect_timeout: float = Field(default=0.25, gt=0, le=60)
+    inventory_read_timeout: float = Field(default=0.5, gt=0, le=60)
+    inventory_deadline: float = Field(default=0.8, gt=0, le=60)
+    inventory_attempts: int = Field(default=3, ge=1, le=10)
+    inventory_breaker_failures: int = Field(default=5, ge=1)
+    inventory_breaker_cool_down: float = Field(default=10.0, gt=0)
+    inventory_cache_size: int = Field(default=100_000, ge=0)
+    inventory_cache_ttl: float = Field(default=300.0, ge=0)
+    inventory_cache_negative_ttl: float = Field(default=30.0, ge=0)
+    inventory_cache_max_stale: float = Field(default=3600.0, ge=0)
+    inventory_max_body: int = Field(default=65536, ge=1024)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 
@@ -57,6 +82,56 @@ class Settings(BaseSettings):
             raise ValueError(f"not a valid organization name: {bad[0]!r}")
         return orgs
 
+    @field_validator("inventory_url", "sim_inventory_url", "inventory_token_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is None or url.startswith(("http://", "https://")):
+            return url
+        raise ValueError("must be an http:// or https:// URL")
+
+    @field_validator("inventory_token_file")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        if path is not None and not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        return path
+
+    @model_validator(mode="after")
+    def _one_kind_of_credentials(self) -> Settings:
+        oauth = (
+            self.inventory_token_url,
+            self.inventory_client_id,
+            self.inventory_client_secret,
+        )
+        if any(oauth) and not all(oauth):
+            message = (
+                "MASSTOCK_INVENTORY_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET "
+                "go together"
+            )
+            raise ValueError(message)
+        tokens = [
+            self.inventory_token,
+            self.inventory_token_file,
+            self.inventory_client_id,
+        ]
+        if sum(value is not None for value in tokens) > 1:
+            message = (
+                "choose one of MASSTOCK_INVENTORY_TOKEN, _TOKEN_FILE "
+                "or client credentials"
+            )
+            raise ValueError(message)
+        if self.sim_inventory_url is not None and self.inventory_url is None:
+            raise ValueError("MASSTOCK_SIM_INVENTORY_URL needs MASSTOCK_INVENTORY_URL")
+        return self
+
+    def inventory_bearer_token(self) -> str | None:
+        """The static bearer token, from the setting or its file."""
+        if self.inventory_token is not None:
+            return self.inventory_token.get_secret_value()
+        if self.inventory_token_file is not None:
+            return self.inventory_token_file.read_text(encoding="utf-8").strip()
+        return None
+
     @property
     def holding(self) -> Holding:
         """How long holds last, in the service's terms."""
@@ -82,6 +157,8 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = "MASSTOCK_" + str(first["loc"][0]).upper() if first["loc"] else "?"
         message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:
+            raise SettingsError(message) from None
+        name = "MASSTOCK_" + str(first["loc"][0]).upper()
         raise SettingsError(f"{name}: {message}") from None

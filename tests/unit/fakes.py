@@ -32,7 +32,9 @@ class FakeDeviceDirectory:
         self.devices = {(d.org, d.identifier): d for d in devices}
         self.down = False
 
-    async def find(self, org: str, identifier: str) -> Device | None:
+    async def find(
+        self, org: str, identifier: str, *, is_sim: bool | None = None
+    ) -> Device | None:
         if self.down:
             raise StorageUnavailable
         return self.devices.get((org, identifier))

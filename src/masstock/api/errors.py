@@ -30,6 +30,8 @@ STATUS: dict[type[errors.MasstockError], int] = {
     errors.ReservationNotFinalizable: 409,
     errors.ReservationNotExtendable: 409,
     errors.StorageUnavailable: 503,
+    errors.InventoryUnavailable: 503,
+    errors.InventoryBadResponse: 502,
 }
 
 
@@ -58,7 +60,10 @@ def _on_masstock_error(
         return Response(body, status_code=status, media_type=MediaType.JSON)
     if status >= 500:
         log.warning("request failed", code=exc.code, details=exc.details)
-    return error_response(status, exc.code, exc.message, exc.details)
+    response = error_response(status, exc.code, exc.message, exc.details)
+    if isinstance(exc, errors.InventoryUnavailable):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _on_http_error(

@@ -222,7 +222,8 @@ def _create_reservation() -> Json:
             ),
             "413": _TOO_LARGE,
             "500": _INTERNAL,
-            "503": _PERSIST_UNAVAILABLE,
+            "502": _INVENTORY_BAD,
+            "503": _with_inventory_unavailable(_PERSIST_UNAVAILABLE),
         },
     }
 
@@ -363,21 +364,24 @@ def _get_device() -> Json:
                 },
             ),
             "500": _INTERNAL,
-            "503": _response(
-                "Service Unavailable - Database read error",
-                examples={
-                    "databaseError": (
-                        "The device catalog could not be read",
-                        _error(
-                            "DATABASE_ERROR",
-                            "Unable to read device data",
-                            details=(
-                                "The device catalog could not be read. "
-                                "Please try again later."
+            "502": _INVENTORY_BAD,
+            "503": _with_inventory_unavailable(
+                _response(
+                    "Service Unavailable - Database read error",
+                    examples={
+                        "databaseError": (
+                            "The device catalog could not be read",
+                            _error(
+                                "DATABASE_ERROR",
+                                "Unable to read device data",
+                                details=(
+                                    "The device catalog could not be read. "
+                                    "Please try again later."
+                                ),
                             ),
-                        ),
-                    )
-                },
+                        )
+                    },
+                )
             ),
         },
     }
@@ -1044,3 +1048,48 @@ _READ_UNAVAILABLE = _response(
         )
     },
 )
+
+_INVENTORY_DETAILS = "The device could not be checked. Please try again later."
+
+_INVENTORY_BAD = _response(
+    "Bad Gateway - The inventory system gave an unusable answer",
+    examples={
+        "inventoryBadResponse": (
+            "Malformed, oversized or redirected elsewhere; the detail is logged",
+            _error(
+                "INVENTORY_BAD_RESPONSE",
+                "The inventory system gave an answer that could not be used",
+                details=_INVENTORY_DETAILS,
+            ),
+        )
+    },
+)
+
+
+def _with_inventory_unavailable(response: Json) -> Json:
+    """``response`` (a 503, its description kept), with the inventory's outage too."""
+    media = dict(response["content"]["application/json"])
+    examples = dict(media.pop("examples", None) or {}) or {
+        "databaseError": {
+            "summary": "The database failed",
+            "value": media.pop("example"),
+        }
+    }
+    examples["inventoryUnavailable"] = {
+        "summary": "The inventory system is down, slow, or its circuit is open",
+        "value": _error(
+            "INVENTORY_UNAVAILABLE",
+            "The inventory system is unavailable",
+            details=_INVENTORY_DETAILS,
+        ),
+    }
+    return {
+        **response,
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait, on INVENTORY_UNAVAILABLE",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+        "content": {"application/json": {**media, "examples": examples}},
+    }

@@ -122,6 +122,35 @@ class ReservationNotExtendable(MasstockError):
         )
 
 
+class InventoryUnavailable(MasstockError):
+    """The inventory system could not answer in time; nothing was changed.
+
+    ``retry_after`` is how many seconds a caller should wait before trying
+    again (the circuit breaker's remaining cool-down, or a default).
+    """
+
+    code = "INVENTORY_UNAVAILABLE"
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(
+            "The inventory system is unavailable",
+            "The device could not be checked. Please try again later.",
+        )
+        self.retry_after = retry_after
+
+
+class InventoryBadResponse(MasstockError):
+    """The inventory system answered with something unusable; nothing was changed."""
+
+    code = "INVENTORY_BAD_RESPONSE"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The inventory system gave an answer that could not be used",
+            "The device could not be checked. Please try again later.",
+        )
+
+
 class StorageUnavailable(MasstockError):
     """The database could not be reached or refused the work; nothing changed."""
 

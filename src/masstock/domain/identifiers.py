@@ -23,3 +23,16 @@ def check_identifier(field: str, value: object) -> str:
             f"{field} may contain only letters, digits and the characters . _ : -"
         )
     return value
+
+
+def is_imei(value: str) -> bool:
+    """Whether ``value`` is an IMEI: 15 digits whose last is the Luhn check digit."""
+    if len(value) != 15 or not value.isascii() or not value.isdigit():
+        return False
+    total = 0
+    for position, char in enumerate(reversed(value)):
+        digit = int(char)
+        if position % 2 == 1:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return total % 10 == 0

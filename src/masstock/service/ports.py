@@ -19,8 +19,14 @@ Clock = Callable[[], datetime]
 class DeviceDirectory(Protocol):
     """Where the truth about devices lives: the catalog, or the inventory system."""
 
-    async def find(self, org: str, identifier: str) -> Device | None:
-        """The device known under ``identifier`` in ``org``, if any."""
+    async def find(
+        self, org: str, identifier: str, *, is_sim: bool | None = None
+    ) -> Device | None:
+        """The device known under ``identifier`` in ``org``, if any.
+
+        ``is_sim`` says which kind the caller expects, when it knows: SIM
+        cards may live in another system than handsets and routers.
+        """
         ...
 
 

@@ -63,7 +63,7 @@ class Reservations:
         request_id: str | None = None,
     ) -> Reservation:
         """Hold ``device_id`` for ``dealer_id``, or say who holds it already."""
-        device = await self._devices.find(org, device_id)
+        device = await self._devices.find(org, device_id, is_sim=is_sim)
         if device is None:
             raise UnknownDevice
         device.check_kind(is_sim=is_sim)

@@ -31,7 +31,9 @@ class PostgresDeviceCatalog:
     def __init__(self, database: PostgresDatabase) -> None:
         self._db = database
 
-    async def find(self, org: str, identifier: str) -> Device | None:
+    async def find(
+        self, org: str, identifier: str, *, is_sim: bool | None = None
+    ) -> Device | None:
         async with self._db.connection() as connection:
             row = await connection.fetchrow(
                 "SELECT reference, mac, kind FROM devices "

@@ -23,7 +23,9 @@ class SqliteDeviceCatalog:
     def __init__(self, database: SqliteDatabase) -> None:
         self._db = database
 
-    async def find(self, org: str, identifier: str) -> Device | None:
+    async def find(
+        self, org: str, identifier: str, *, is_sim: bool | None = None
+    ) -> Device | None:
         def _find(connection: sqlite3.Connection) -> Device | None:
             row = connection.execute(
                 "SELECT reference, mac, kind FROM devices "
