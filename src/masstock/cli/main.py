@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from masstock.cli.devices import devices_app
+from masstock.cli.fake_inventory import fake_inventory
 from masstock.cli.reservations import reservations_app
 from masstock.domain.errors import StorageUnavailable
 from masstock.settings import Settings, SettingsError, load_settings
@@ -21,6 +22,7 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(devices_app, name="devices")
 app.add_typer(reservations_app, name="reservations")
+app.command("fake-inventory")(fake_inventory)
 
 
 def settings_or_exit() -> Settings:
