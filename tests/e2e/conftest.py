@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import asyncpg
@@ -13,6 +14,7 @@ import pytest
 
 from masstock.adapters import schema
 from tests.conftest import empty_postgres
+from tests.e2e.fake_inventory import FakeInventory, write_catalog
 from tests.e2e.server import ServerProcess
 
 CONTRACT_DEVICE = ("yoigo", "DEVICE123456", "REF123456", "00:1A:2B:3C:4D:5E", "sim")
@@ -25,6 +27,7 @@ ROUTER = (
     "device",
 )
 DEVICES = [CONTRACT_DEVICE, HANDSET, ROUTER]
+INVENTORY_TOKEN = "inventory-token-4711"  # noqa: S105 (the fake upstream's test token)
 
 _INSERT_SQLITE = (
     "INSERT INTO devices (org, identifier, reference, mac, kind, updated_at) "
@@ -96,23 +99,41 @@ def empty(database_url: str) -> None:
     asyncio.run(empty_postgres(database_url))
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=["sqlite", "postgres", "inventory"])
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
-    """``masstock serve`` on each backend in turn, shared by a module's tests."""
-    if request.param == "sqlite":
-        folder = tmp_path_factory.mktemp("sqlite")
+    """``masstock serve`` on each backend in turn, shared by a module's tests.
+
+    "inventory" is SQLite for reservations with devices from the fake
+    logistics stock API, loaded with the same catalog as the others.
+    """
+    folder = tmp_path_factory.mktemp(request.param)
+    env: dict[str, str] = {}
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_server_url")
+    else:
         url = f"sqlite:///{folder / 'masstock.db'}"
         schema.upgrade(url)
-        log = folder / "serve.log"
-    else:
-        url = request.getfixturevalue("postgres_server_url")
-        log = tmp_path_factory.mktemp("postgres") / "serve.log"
-    process = ServerProcess(database_url=url, log_path=log)
-    process.start()
-    yield process
-    process.stop()
+    with ExitStack() as stack:
+        if request.param == "inventory":
+            fake = stack.enter_context(
+                FakeInventory(
+                    catalog=write_catalog(folder / "catalog.csv", DEVICES),
+                    token=INVENTORY_TOKEN,
+                    log_path=folder / "fake-inventory.log",
+                )
+            )
+            env = {
+                "MASSTOCK_INVENTORY_URL": fake.base_url,
+                "MASSTOCK_INVENTORY_TOKEN": INVENTORY_TOKEN,
+            }
+        process = ServerProcess(
+            database_url=url, env=env, log_path=folder / "serve.log"
+        )
+        process.start()
+        yield process
+        process.stop()
 
 
 @pytest.fixture

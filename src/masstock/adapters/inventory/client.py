@@ -84,6 +84,9 @@ class InventoryClient:
         if authorization is not None:
             headers["Authorization"] = authorization
 
+        # XXX(#6): httpx's connection pool costs about 2 ms of CPU per call under
+        # concurrency: bench/inventory_lookups.py measured 432 lookups/s with the
+        # cache cold against 3,574 warm; a leaner transport is worth measuring.
         request = self._http.build_request(
             "GET",
             f"{self._url}/v1/orgs/{_segment(org)}/device",
