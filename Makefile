@@ -12,7 +12,7 @@ PORT ?= 8080
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install run test lint bench-import clean
+.PHONY: install run test lint bench-import bench-inventory clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -35,6 +35,9 @@ test: lint
 
 bench-import: install
 	$(UV) run --frozen python bench/import_catalog.py $(ARGS)
+
+bench-inventory: install
+	$(UV) run --frozen python bench/inventory_lookups.py $(ARGS)
 
 clean:
 	rm -rf .tools .venv .pytest_cache .mypy_cache .ruff_cache

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from masstock.settings import DEFAULT_ORGS, SettingsError, load_settings
@@ -9,8 +12,9 @@ from masstock.settings import DEFAULT_ORGS, SettingsError, load_settings
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MASSTOCK_DATABASE_URL", "MASSTOCK_ORGS", "MASSTOCK_DB_POOL_SIZE"):
-        monkeypatch.delenv(name, raising=False)
+    for name in os.environ:
+        if name.startswith("MASSTOCK_"):
+            monkeypatch.delenv(name)
 
 
 def test_the_default_is_an_sqlite_file_and_the_usual_orgs() -> None:
@@ -57,3 +61,69 @@ def test_a_bad_setting_is_named_in_one_line(
 
     assert str(caught.value).startswith(error)
     assert "\n" not in str(caught.value)
+
+
+def test_the_inventory_token_may_come_from_a_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "inventory-token"
+    token_file.write_text("token-from-a-file\n")
+    monkeypatch.setenv("MASSTOCK_INVENTORY_URL", "http://127.0.0.1:9090")
+    monkeypatch.setenv("MASSTOCK_INVENTORY_TOKEN_FILE", str(token_file))
+
+    settings = load_settings()
+
+    assert settings.inventory_bearer_token() == "token-from-a-file"
+    assert "token-from-a-file" not in repr(settings)
+
+
+def test_a_secret_setting_never_shows_in_the_settings_repr(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MASSTOCK_INVENTORY_URL", "http://127.0.0.1:9090")
+    monkeypatch.setenv("MASSTOCK_INVENTORY_TOKEN", "hunter2-token")
+
+    assert "hunter2-token" not in repr(load_settings())
+
+
+@pytest.mark.parametrize(
+    ("environment", "error"),
+    [
+        ({"MASSTOCK_INVENTORY_URL": "ftp://inventory"}, "MASSTOCK_INVENTORY_URL"),
+        (
+            {"MASSTOCK_SIM_INVENTORY_URL": "http://127.0.0.1:9091"},
+            "MASSTOCK_SIM_INVENTORY_URL needs MASSTOCK_INVENTORY_URL",
+        ),
+        (
+            {
+                "MASSTOCK_INVENTORY_URL": "http://127.0.0.1:9090",
+                "MASSTOCK_INVENTORY_CLIENT_ID": "masstock",
+            },
+            "MASSTOCK_INVENTORY_TOKEN_URL, _CLIENT_ID and _CLIENT_SECRET go together",
+        ),
+        (
+            {
+                "MASSTOCK_INVENTORY_URL": "http://127.0.0.1:9090",
+                "MASSTOCK_INVENTORY_TOKEN": "a",
+                "MASSTOCK_INVENTORY_TOKEN_URL": "http://127.0.0.1:9090/oauth/token",
+                "MASSTOCK_INVENTORY_CLIENT_ID": "masstock",
+                "MASSTOCK_INVENTORY_CLIENT_SECRET": "b",
+            },
+            "choose one of MASSTOCK_INVENTORY_TOKEN",
+        ),
+        (
+            {"MASSTOCK_INVENTORY_TOKEN_FILE": "/nonexistent/token"},
+            "MASSTOCK_INVENTORY_TOKEN_FILE: no such file",
+        ),
+    ],
+)
+def test_bad_inventory_settings_are_named(
+    monkeypatch: pytest.MonkeyPatch, environment: dict[str, str], error: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    assert str(caught.value).startswith(error)
