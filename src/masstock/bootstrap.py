@@ -17,6 +17,7 @@ import httpx
 import structlog
 from litestar import Litestar
 
+from masstock.adapters import schema
 from masstock.adapters.inventory import (
     HttpDeviceDirectory,
     InventoryConfig,
@@ -44,7 +45,12 @@ from masstock.adapters.sqlite import (
 from masstock.api.app import create_app
 from masstock.api.services import Services
 from masstock.domain.device import DeviceKind
-from masstock.service.ports import DeviceDirectory, ReservationSearch, ReservationStore
+from masstock.service.ports import (
+    DeviceDirectory,
+    ReservationSearch,
+    ReservationStore,
+    SchemaProbe,
+)
 from masstock.service.reservations import Reservations
 from masstock.service.search import SearchReservations
 from masstock.settings import Settings, load_settings
@@ -85,6 +91,7 @@ class _Database:
     store: ReservationStore
     search: ReservationSearch
     catalog: SqliteDeviceCatalog | PostgresDeviceCatalog
+    probe: SchemaProbe
 
 
 @asynccontextmanager
@@ -106,6 +113,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             search=SearchReservations(search=database.search, clock=utc_now),
             devices=devices,
             orgs=frozenset(settings.orgs),
+            schema_probe=database.probe,
+            schema=schema.head_revision(),
         )
 
 
@@ -119,6 +128,7 @@ async def _open_database(settings: Settings) -> AsyncIterator[_Database]:
                 SqliteReservationStore(sqlite),
                 SqliteReservationSearch(sqlite),
                 SqliteDeviceCatalog(sqlite),
+                sqlite,
             )
         finally:
             await sqlite.close()
@@ -135,6 +145,7 @@ async def _open_database(settings: Settings) -> AsyncIterator[_Database]:
             PostgresReservationStore(postgres),
             PostgresReservationSearch(postgres),
             PostgresDeviceCatalog(postgres),
+            postgres,
         )
     finally:
         await postgres.close()

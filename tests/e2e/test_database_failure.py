@@ -131,3 +131,20 @@ def test_a_hanging_database_gets_503_within_the_timeout(
     assert response.status_code == 503
     assert response.json()["code"] == "DATABASE_ERROR"
     assert recovered.status_code == 200
+
+
+def test_readiness_follows_the_database(
+    client: httpx.Client, proxy: FaultyProxy
+) -> None:
+    ready = client.get("/health/ready")
+    proxy.cut()
+
+    gone = client.get("/health/ready")
+    live = client.get("/health/live")
+    proxy.restore()
+    back = _until_ok(client, client.build_request("GET", "/health/ready"))
+
+    assert ready.status_code == 200
+    assert (gone.status_code, gone.json()["database"]) == (503, "unavailable")
+    assert live.status_code == 200
+    assert back.status_code == 200

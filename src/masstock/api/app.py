@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.handlers.base import BaseRouteHandler
 
-from masstock.api import docs
+from masstock.api import docs, health
 from masstock.api.bodies import MAX_BODY_BYTES
 from masstock.api.devices import get_device
 from masstock.api.errors import EXCEPTION_HANDLERS
@@ -76,7 +76,7 @@ def create_app(
         tags=["Stock Reservations"],
     )
     return Litestar(
-        route_handlers=[orgs, *docs.ROUTES],
+        route_handlers=[orgs, health.live, health.ready, *docs.ROUTES],
         lifespan=[lifespan],
         dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,

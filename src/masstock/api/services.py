@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from masstock.service.ports import DeviceDirectory
+from masstock.service.ports import DeviceDirectory, SchemaProbe
 from masstock.service.reservations import Reservations
 from masstock.service.search import SearchReservations
 
@@ -17,3 +17,5 @@ class Services:
     search: SearchReservations
     devices: DeviceDirectory
     orgs: frozenset[str]
+    schema_probe: SchemaProbe
+    schema: str

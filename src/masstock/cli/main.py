@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -68,6 +69,9 @@ def serve(
         raise typer.Exit(2)
     upgrade_or_exit(settings)
 
+    # uvicorn drains on SIGTERM, then raises the signal again under whatever
+    # handler was there before it; a quiet one lets the drained process exit 0.
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: None)
     uvicorn.run(
         "masstock.bootstrap:app_from_environment",
         factory=True,
@@ -75,6 +79,7 @@ def serve(
         port=port,
         workers=workers,
         access_log=False,
+        timeout_graceful_shutdown=settings.shutdown_grace,
         server_header=False,
         log_level=settings.log_level,
     )

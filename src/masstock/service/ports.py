@@ -56,6 +56,14 @@ class Change:
     request_id: str | None = None
 
 
+class SchemaProbe(Protocol):
+    """Whether the database answers, and which migration it is at."""
+
+    async def schema_revision(self) -> str | None:
+        """The revision in force; raises StorageUnavailable if the database is away."""
+        ...
+
+
 class ReservationStore(Protocol):
     """Durable reservations, with at most one active hold per (org, device).
 

@@ -61,6 +61,14 @@ class PostgresDatabase:
             log.warning("database unavailable", error=repr(exc))
             raise StorageUnavailable from exc
 
+    async def schema_revision(self) -> str | None:
+        """The migration the database is at; raises StorageUnavailable if away."""
+        async with self.connection() as connection:
+            revision: str | None = await connection.fetchval(
+                "SELECT version_num FROM alembic_version"
+            )
+        return revision
+
     async def close(self) -> None:
         if self._pool is not None:
             await self._pool.close()

@@ -38,6 +38,17 @@ class SqliteDatabase:
     async def open(self) -> None:
         await self.run(lambda _: None)
 
+    async def schema_revision(self) -> str | None:
+        """The migration the database is at; raises StorageUnavailable if away."""
+
+        def _revision(connection: sqlite3.Connection) -> str | None:
+            row = connection.execute(
+                "SELECT version_num FROM alembic_version"
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        return await self.run(_revision)
+
     async def close(self) -> None:
         def _close() -> None:
             if self._connection is not None:
