@@ -61,7 +61,9 @@ def unmigrated_postgres_url() -> Iterator[str]:
 async def empty_postgres(url: str) -> None:
     connection = await asyncpg.connect(url, timeout=10)
     try:
-        await connection.execute("TRUNCATE reservations, reservation_events, devices")
+        await connection.execute(
+            "TRUNCATE reservations, reservation_events, idempotency_keys, devices"
+        )
     finally:
         await connection.close()
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import structlog
@@ -33,20 +33,24 @@ from masstock.adapters.inventory.client import InventoryClient
 from masstock.adapters.postgres import (
     PostgresDatabase,
     PostgresDeviceCatalog,
+    PostgresIdempotencyKeys,
     PostgresReservationSearch,
     PostgresReservationStore,
 )
 from masstock.adapters.sqlite import (
     SqliteDatabase,
     SqliteDeviceCatalog,
+    SqliteIdempotencyKeys,
     SqliteReservationSearch,
     SqliteReservationStore,
 )
 from masstock.api.app import create_app
 from masstock.api.services import Services
 from masstock.domain.device import DeviceKind
+from masstock.service.idempotency import Idempotency
 from masstock.service.ports import (
     DeviceDirectory,
+    IdempotencyKeys,
     ReservationSearch,
     ReservationStore,
     SchemaProbe,
@@ -92,6 +96,7 @@ class _Database:
     search: ReservationSearch
     catalog: SqliteDeviceCatalog | PostgresDeviceCatalog
     probe: SchemaProbe
+    keys: IdempotencyKeys
 
 
 @asynccontextmanager
@@ -115,6 +120,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             orgs=frozenset(settings.orgs),
             schema_probe=database.probe,
             schema=schema.head_revision(),
+            idempotency=Idempotency(
+                keys=database.keys,
+                clock=utc_now,
+                ttl=timedelta(seconds=settings.idempotency_ttl),
+            ),
         )
 
 
@@ -129,6 +139,7 @@ async def _open_database(settings: Settings) -> AsyncIterator[_Database]:
                 SqliteReservationSearch(sqlite),
                 SqliteDeviceCatalog(sqlite),
                 sqlite,
+                SqliteIdempotencyKeys(sqlite),
             )
         finally:
             await sqlite.close()
@@ -146,6 +157,7 @@ async def _open_database(settings: Settings) -> AsyncIterator[_Database]:
             PostgresReservationSearch(postgres),
             PostgresDeviceCatalog(postgres),
             postgres,
+            PostgresIdempotencyKeys(postgres),
         )
     finally:
         await postgres.close()
@@ -233,6 +245,7 @@ def build_app(settings: Settings) -> Litestar:
     async def sweep(services: Services) -> None:
         await sweep_forever(
             services.reservations,
+            services.idempotency,
             interval=settings.sweep_interval,
             batch=settings.sweep_batch,
         )

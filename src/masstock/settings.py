@@ -52,6 +52,7 @@ class Settings(BaseSettings):
     inventory_cache_negative_ttl: float = Field(default=30.0, ge=0)
     inventory_cache_max_stale: float = Field(default=3600.0, ge=0)
     inventory_max_body: int = Field(default=65536, ge=1024)
+    idempotency_ttl: int = Field(default=24 * 3600, ge=60)
     shutdown_grace: int = Field(default=20, ge=1, le=600)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"

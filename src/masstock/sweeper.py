@@ -1,4 +1,4 @@
-"""The background job inside ``serve`` that writes down expired holds.
+"""The background job inside ``serve``: expired holds, old idempotency keys.
 
 Reads never need it (an expired hold already reads as expired); it keeps the
 table honest for reports and the history complete, a batch at a time.
@@ -11,18 +11,24 @@ import asyncio
 import structlog
 
 from masstock.domain.errors import StorageUnavailable
+from masstock.service.idempotency import Idempotency
 from masstock.service.reservations import Reservations
 
 log = structlog.get_logger(__name__)
 
 
 async def sweep_forever(
-    reservations: Reservations, *, interval: float, batch: int
+    reservations: Reservations,
+    idempotency: Idempotency,
+    *,
+    interval: float,
+    batch: int,
 ) -> None:
-    """Expire due holds every ``interval`` seconds, until cancelled."""
+    """Expire due holds and forget old idempotency keys, until cancelled."""
     while True:
         try:
             await reservations.expire_due(limit=batch)
+            await idempotency.purge()
         except StorageUnavailable:
             # The database is away; the requests say so, and the next turn retries.
             log.warning("expiry sweep skipped, database unavailable")

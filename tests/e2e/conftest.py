@@ -93,6 +93,7 @@ def empty(database_url: str) -> None:
         with connection:
             connection.execute("DELETE FROM reservations")
             connection.execute("DELETE FROM reservation_events")
+            connection.execute("DELETE FROM idempotency_keys")
             connection.execute("DELETE FROM devices")
         connection.close()
         return

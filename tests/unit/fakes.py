@@ -9,7 +9,7 @@ from masstock.domain.device import Device
 from masstock.domain.errors import StorageUnavailable
 from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
-from masstock.service.ports import Change
+from masstock.service.ports import Change, KeyCompletion, StoredResponse
 
 
 class FakeClock:
@@ -47,10 +47,15 @@ class FakeReservationStore:
     def __init__(self) -> None:
         self.rows: dict[UUID, Reservation] = {}
         self.events: list[ReservationEvent] = []
+        self.answers: dict[tuple[str, str], StoredResponse] = {}
         self.down = False
 
     async def add(
-        self, reservation: Reservation, *, request_id: str | None
+        self,
+        reservation: Reservation,
+        *,
+        request_id: str | None,
+        completion: KeyCompletion | None = None,
     ) -> Reservation:
         self._check_up()
         holder = next(
@@ -74,6 +79,7 @@ class FakeReservationStore:
             request_id,
             at=reservation.created_at,
         )
+        self._complete(completion, reservation)
         return reservation
 
     async def get(self, org: str, reservation_id: UUID) -> Reservation | None:
@@ -82,7 +88,12 @@ class FakeReservationStore:
         return row if row is not None and row.org == org else None
 
     async def close(
-        self, change: Change, *, status: Status, reason: CloseReason
+        self,
+        change: Change,
+        *,
+        status: Status,
+        reason: CloseReason,
+        completion: KeyCompletion | None = None,
     ) -> Reservation | None:
         row = self._active_hold(change)
         if row is None:
@@ -94,14 +105,22 @@ class FakeReservationStore:
             EventKind.CANCELLED if status is Status.CANCELLED else EventKind.FINALIZED
         )
         self._write(closed, kind, change.dealer_id, change.request_id)
+        self._complete(completion, closed)
         return closed
 
-    async def extend(self, change: Change, *, until: datetime) -> Reservation | None:
+    async def extend(
+        self,
+        change: Change,
+        *,
+        until: datetime,
+        completion: KeyCompletion | None = None,
+    ) -> Reservation | None:
         row = self._active_hold(change)
         if row is None:
             return None
         extended = row.extended(until=until, at=change.at)
         self._write(extended, EventKind.EXTENDED, change.dealer_id, change.request_id)
+        self._complete(completion, extended)
         return extended
 
     async def expire_due(self, *, now: datetime, limit: int) -> int:
@@ -121,6 +140,11 @@ class FakeReservationStore:
             for e in self.events
             if e.reservation_id == reservation_id and e.org == org
         ]
+
+    def _complete(self, completion: KeyCompletion | None, result: Reservation) -> None:
+        if completion is not None:
+            self.answers[(completion.org, completion.key)] = completion.render(result)
+            completion.written = True
 
     def _active_hold(self, change: Change) -> Reservation | None:
         self._check_up()

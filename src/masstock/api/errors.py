@@ -29,6 +29,8 @@ STATUS: dict[type[errors.MasstockError], int] = {
     errors.ReservationNotCancellable: 409,
     errors.ReservationNotFinalizable: 409,
     errors.ReservationNotExtendable: 409,
+    errors.IdempotencyKeyReused: 422,
+    errors.IdempotencyKeyInUse: 409,
     errors.StorageUnavailable: 503,
     errors.InventoryUnavailable: 503,
     errors.InventoryBadResponse: 502,

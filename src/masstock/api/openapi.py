@@ -62,6 +62,14 @@ allow gives `405 METHOD_NOT_ALLOWED`, with the same error body.
 
 def build_document() -> Json:
     """The OpenAPI 3.1 document of the Stock Reservations API."""
+    document = _document()
+    for item in document["paths"].values():
+        if "post" in item:
+            _accept_idempotency_keys(item["post"])
+    return document
+
+
+def _document() -> Json:
     return {
         "openapi": "3.1.0",
         "info": {
@@ -1092,4 +1100,85 @@ def _with_inventory_unavailable(response: Json) -> Json:
             }
         },
         "content": {"application/json": {**media, "examples": examples}},
+    }
+
+
+_IDEMPOTENCY_KEY: Json = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Makes the request safe to retry (IETF draft, The Idempotency-Key HTTP "
+        "Header Field): 1 to 255 printable characters, scoped to the "
+        "organization. The first successful answer is kept for 24 hours and "
+        "replayed, with `Idempotent-Replayed: true`, to a retry with the same key "
+        "and the same request; the same key with another request gives 422; a "
+        "retry while the first is still running gives 409. A request that fails "
+        "keeps nothing: its retry runs afresh."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "example": "pos-4711-20261203-0001",
+}
+
+_KEY_REUSED = _response(
+    "Unprocessable Content - Idempotency-Key reused for another request",
+    examples={
+        "idempotencyKeyReused": (
+            "The key was first used with another request",
+            _error(
+                "IDEMPOTENCY_KEY_REUSED",
+                "Idempotency-Key was already used for a different request",
+                details="Send a new key for a new request.",
+            ),
+        )
+    },
+)
+
+_KEY_IN_USE = (
+    "The first request with this key is still running",
+    _error(
+        "IDEMPOTENCY_KEY_IN_USE",
+        "A request with this Idempotency-Key is still in progress",
+        details="Retry once it has finished.",
+    ),
+)
+
+
+def _accept_idempotency_keys(operation: Json) -> None:
+    """Document the Idempotency-Key header, and its answers, on a POST."""
+    operation["parameters"] = [*operation["parameters"], _IDEMPOTENCY_KEY]
+    operation["responses"]["422"] = _KEY_REUSED
+    operation["responses"]["200"] = {
+        **operation["responses"]["200"],
+        "headers": {
+            "Idempotent-Replayed": {
+                "description": "true when this is the kept answer to a retry",
+                "schema": {"type": "string", "enum": ["true"]},
+            }
+        },
+    }
+    summary, value = _KEY_IN_USE
+    conflict = operation["responses"].get("409")
+    if conflict is None:
+        operation["responses"]["409"] = _response(
+            "Conflict - A request with this Idempotency-Key is in progress",
+            examples={"idempotencyKeyInUse": _KEY_IN_USE},
+        )
+        return
+    media = dict(conflict["content"]["application/json"])
+    examples = dict(media.pop("examples", None) or {})
+    if "example" in media:
+        examples["conflict"] = {
+            "summary": "The conflict",
+            "value": media.pop("example"),
+        }
+    examples["idempotencyKeyInUse"] = {"summary": summary, "value": value}
+    schema = media["schema"]
+    if schema != _ERROR:
+        schema = {"anyOf": [schema, _ERROR]}
+    operation["responses"]["409"] = {
+        **conflict,
+        "content": {
+            "application/json": {**media, "schema": schema, "examples": examples}
+        },
     }

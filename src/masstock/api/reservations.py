@@ -5,15 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from litestar import MediaType, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from masstock.api import bodies
+from masstock.api import bodies, idempotency
 from masstock.api.request_ids import request_id_of
 from masstock.api.services import Services
 from masstock.domain.events import ReservationEvent
 from masstock.domain.reservation import Reservation
+from masstock.service.ports import KeyCompletion, StoredResponse
 
 AnyRequest = Request[Any, Any, Any]
 
@@ -21,21 +23,26 @@ AnyRequest = Request[Any, Any, Any]
 @post("/reservation", status_code=200)
 async def create_reservation(
     org: FromPath[str], request: AnyRequest, services: NamedDependency[Services]
-) -> dict[str, str]:
+) -> Response[bytes]:
     """Creates a new reservation for a device."""
     body = await bodies.json_object(request)
     device_id = bodies.identifier(body, "device_id")
     dealer_id = bodies.identifier(body, "dealer_id")
     is_sim = bodies.boolean(body, "is_sim")
 
-    reservation = await services.reservations.reserve(
-        org=org,
-        device_id=device_id,
-        dealer_id=dealer_id,
-        is_sim=is_sim,
-        request_id=request_id_of(request.state),
+    async def reserve(completion: KeyCompletion | None) -> Reservation:
+        return await services.reservations.reserve(
+            org=org,
+            device_id=device_id,
+            dealer_id=dealer_id,
+            is_sim=is_sim,
+            request_id=request_id_of(request.state),
+            completion=completion,
+        )
+
+    return await idempotency.respond(
+        request, org=org, services=services, action=reserve, render=_created
     )
-    return {"reservation_id": str(reservation.id)}
 
 
 @get("/reservation/{reservation_id:str}")
@@ -73,13 +80,18 @@ async def cancel_reservation(
     body = await bodies.json_object(request)
     dealer = bodies.identifier(body, "dealer")
 
-    await services.reservations.cancel(
-        org=org,
-        reservation_id=reservation_id,
-        dealer_id=dealer,
-        request_id=request_id_of(request.state),
+    async def cancel(completion: KeyCompletion | None) -> Reservation:
+        return await services.reservations.cancel(
+            org=org,
+            reservation_id=reservation_id,
+            dealer_id=dealer,
+            request_id=request_id_of(request.state),
+            completion=completion,
+        )
+
+    return await idempotency.respond(
+        request, org=org, services=services, action=cancel, render=_empty_ok
     )
-    return _empty_ok()
 
 
 @post("/reservation/{reservation_id:str}/finalization", status_code=200)
@@ -93,13 +105,18 @@ async def finalize_reservation(
     body = await bodies.json_object(request)
     dealer = bodies.identifier(body, "dealer")
 
-    await services.reservations.finalize(
-        org=org,
-        reservation_id=reservation_id,
-        dealer_id=dealer,
-        request_id=request_id_of(request.state),
+    async def finalize(completion: KeyCompletion | None) -> Reservation:
+        return await services.reservations.finalize(
+            org=org,
+            reservation_id=reservation_id,
+            dealer_id=dealer,
+            request_id=request_id_of(request.state),
+            completion=completion,
+        )
+
+    return await idempotency.respond(
+        request, org=org, services=services, action=finalize, render=_empty_ok
     )
-    return _empty_ok()
 
 
 @post("/reservation/{reservation_id:str}/extension", status_code=200)
@@ -108,20 +125,25 @@ async def extend_reservation(
     reservation_id: FromPath[str],
     request: AnyRequest,
     services: NamedDependency[Services],
-) -> dict[str, Any]:
+) -> Response[bytes]:
     """Extends an active reservation, as the dealer who created it."""
     body = await bodies.json_object(request)
     dealer = bodies.identifier(body, "dealer")
     ttl_seconds = bodies.optional_integer(body, "ttl_seconds")
 
-    reservation = await services.reservations.extend(
-        org=org,
-        reservation_id=reservation_id,
-        dealer_id=dealer,
-        ttl_seconds=ttl_seconds,
-        request_id=request_id_of(request.state),
+    async def extend(completion: KeyCompletion | None) -> Reservation:
+        return await services.reservations.extend(
+            org=org,
+            reservation_id=reservation_id,
+            dealer_id=dealer,
+            ttl_seconds=ttl_seconds,
+            request_id=request_id_of(request.state),
+            completion=completion,
+        )
+
+    return await idempotency.respond(
+        request, org=org, services=services, action=extend, render=_extended
     )
-    return reservation_view(reservation)
 
 
 def reservation_view(reservation: Reservation) -> dict[str, Any]:
@@ -158,5 +180,15 @@ def _event_view(event: ReservationEvent) -> dict[str, Any]:
     }
 
 
-def _empty_ok() -> Response[bytes]:
-    return Response(b"", status_code=200, media_type=MediaType.TEXT)
+def _created(reservation: Reservation) -> StoredResponse:
+    body = {"reservation_id": str(reservation.id)}
+    return StoredResponse(200, MediaType.JSON.value, msgspec.json.encode(body))
+
+
+def _extended(reservation: Reservation) -> StoredResponse:
+    body = msgspec.json.encode(reservation_view(reservation))
+    return StoredResponse(200, MediaType.JSON.value, body)
+
+
+def _empty_ok(_reservation: Reservation) -> StoredResponse:
+    return StoredResponse(200, MediaType.TEXT.value, b"")

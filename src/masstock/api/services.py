@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from masstock.service.idempotency import Idempotency
 from masstock.service.ports import DeviceDirectory, SchemaProbe
 from masstock.service.reservations import Reservations
 from masstock.service.search import SearchReservations
@@ -19,3 +20,4 @@ class Services:
     orgs: frozenset[str]
     schema_probe: SchemaProbe
     schema: str
+    idempotency: Idempotency

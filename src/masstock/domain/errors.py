@@ -151,6 +151,30 @@ class InventoryBadResponse(MasstockError):
         )
 
 
+class IdempotencyKeyReused(MasstockError):
+    """An idempotency key came back with another request than its first."""
+
+    code = "IDEMPOTENCY_KEY_REUSED"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Idempotency-Key was already used for a different request",
+            "Send a new key for a new request.",
+        )
+
+
+class IdempotencyKeyInUse(MasstockError):
+    """The first request with this idempotency key has not finished yet."""
+
+    code = "IDEMPOTENCY_KEY_IN_USE"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "A request with this Idempotency-Key is still in progress",
+            "Retry once it has finished.",
+        )
+
+
 class StorageUnavailable(MasstockError):
     """The database could not be reached or refused the work; nothing changed."""
 

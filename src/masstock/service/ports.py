@@ -68,12 +68,17 @@ class ReservationStore(Protocol):
     """Durable reservations, with at most one active hold per (org, device).
 
     Every change is written with its event in the reservation's history, in
-    the same transaction.  Reservations are returned as written: callers see
-    them as they stand now through ``Reservation.as_of``.
+    the same transaction, and so is the answer of ``completion`` if given.
+    Reservations are returned as written: callers see them as they stand now
+    through ``Reservation.as_of``.
     """
 
     async def add(
-        self, reservation: Reservation, *, request_id: str | None
+        self,
+        reservation: Reservation,
+        *,
+        request_id: str | None,
+        completion: KeyCompletion | None = None,
     ) -> Reservation:
         """Store ``reservation`` unless its device is held; return the holder.
 
@@ -89,13 +94,24 @@ class ReservationStore(Protocol):
         ...
 
     async def close(
-        self, change: Change, *, status: Status, reason: CloseReason
+        self,
+        change: Change,
+        *,
+        status: Status,
+        reason: CloseReason,
+        completion: KeyCompletion | None = None,
     ) -> Reservation | None:
         """End a hold that ``change.dealer_id`` made and that is active at
         ``change.at``; None if no such hold."""
         ...
 
-    async def extend(self, change: Change, *, until: datetime) -> Reservation | None:
+    async def extend(
+        self,
+        change: Change,
+        *,
+        until: datetime,
+        completion: KeyCompletion | None = None,
+    ) -> Reservation | None:
         """Move the expiry of an active hold of ``change.dealer_id`` to ``until``;
         None if no such hold."""
         ...
@@ -130,4 +146,68 @@ class ReservationSearch(Protocol):
         reservation as ``Reservation.as_of(now)`` would; the reservations are
         returned as written.
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """An answer kept under an idempotency key, to be replayed as it was."""
+
+    status: int
+    media_type: str
+    body: bytes
+
+
+@dataclass(slots=True, kw_only=True)
+class KeyCompletion:
+    """The answer to record under an idempotency key when a change commits.
+
+    A store that makes the change writes ``render(result)`` under the key in
+    the same transaction, and sets ``written``.
+    """
+
+    org: str
+    key: str
+    render: Callable[[Reservation], StoredResponse]
+    written: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What claiming a key found: ``stored`` to replay, or a reason to refuse."""
+
+    outcome: str  # "claimed", "replay", "reused", "in_use"
+    stored: StoredResponse | None = None
+
+
+class IdempotencyKeys(Protocol):
+    """Idempotency keys and the answers kept under them."""
+
+    async def claim(
+        self,
+        *,
+        org: str,
+        key: str,
+        fingerprint: str,
+        now: datetime,
+        expires_at: datetime,
+        stale_before: datetime,
+    ) -> Claim:
+        """Take ``key`` for a first request, or say why not.
+
+        An unfinished claim made before ``stale_before`` is taken over: its
+        request died without an answer and without a change.
+        """
+        ...
+
+    async def complete(self, *, org: str, key: str, stored: StoredResponse) -> None:
+        """Keep ``stored`` as the answer under ``key`` (nothing else changed)."""
+        ...
+
+    async def release(self, *, org: str, key: str) -> None:
+        """Drop an unfinished claim: its request changed nothing."""
+        ...
+
+    async def purge(self, *, now: datetime) -> int:
+        """Forget the keys whose time is up; how many."""
         ...

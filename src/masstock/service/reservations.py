@@ -19,7 +19,13 @@ from masstock.domain.errors import (
 )
 from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
-from masstock.service.ports import Change, Clock, DeviceDirectory, ReservationStore
+from masstock.service.ports import (
+    Change,
+    Clock,
+    DeviceDirectory,
+    KeyCompletion,
+    ReservationStore,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +67,7 @@ class Reservations:
         dealer_id: str,
         is_sim: bool,
         request_id: str | None = None,
+        completion: KeyCompletion | None = None,
     ) -> Reservation:
         """Hold ``device_id`` for ``dealer_id``, or say who holds it already."""
         device = await self._devices.find(org, device_id, is_sim=is_sim)
@@ -76,7 +83,9 @@ class Reservations:
             at=self._clock(),
             ttl=self._holding.ttl,
         )
-        holder = await self._store.add(reservation, request_id=request_id)
+        holder = await self._store.add(
+            reservation, request_id=request_id, completion=completion
+        )
         if holder.id != reservation.id:
             log.info(
                 "reservation refused, device held",
@@ -132,6 +141,7 @@ class Reservations:
         reservation_id: str,
         dealer_id: str,
         request_id: str | None = None,
+        completion: KeyCompletion | None = None,
     ) -> Reservation:
         """Cancel a reservation as the dealer who made it; repeating is harmless."""
         return await self._close(
@@ -145,6 +155,7 @@ class Reservations:
             status=Status.CANCELLED,
             reason=CloseReason.CANCELLED_BY_DEALER,
             check=Reservation.check_cancellable_by,
+            completion=completion,
         )
 
     async def finalize(
@@ -154,6 +165,7 @@ class Reservations:
         reservation_id: str,
         dealer_id: str,
         request_id: str | None = None,
+        completion: KeyCompletion | None = None,
     ) -> Reservation:
         """Record the sale of a held device, as the dealer who held it."""
         return await self._close(
@@ -167,6 +179,7 @@ class Reservations:
             status=Status.FINALIZED,
             reason=CloseReason.FINALIZED_BY_DEALER,
             check=Reservation.check_finalizable_by,
+            completion=completion,
         )
 
     async def extend(
@@ -177,6 +190,7 @@ class Reservations:
         dealer_id: str,
         ttl_seconds: int | None = None,
         request_id: str | None = None,
+        completion: KeyCompletion | None = None,
     ) -> Reservation:
         """Hold the device for ``ttl_seconds`` (or the default) from now on."""
         ttl = self._extension(ttl_seconds)
@@ -188,7 +202,9 @@ class Reservations:
             request_id=request_id,
         )
         for _ in range(_CHANGE_ATTEMPTS):
-            extended = await self._store.extend(change, until=change.at + ttl)
+            extended = await self._store.extend(
+                change, until=change.at + ttl, completion=completion
+            )
             if extended is not None:
                 log.info(
                     "reservation extended",
@@ -223,9 +239,12 @@ class Reservations:
         status: Status,
         reason: CloseReason,
         check: Callable[[Reservation, str], None],
+        completion: KeyCompletion | None,
     ) -> Reservation:
         for _ in range(_CHANGE_ATTEMPTS):
-            closed = await self._store.close(change, status=status, reason=reason)
+            closed = await self._store.close(
+                change, status=status, reason=reason, completion=completion
+            )
             if closed is not None:
                 log.info(
                     "reservation closed",

@@ -7,6 +7,7 @@ one round trip.  Only taking over an expired hold needs a transaction.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from uuid import UUID
 
@@ -17,7 +18,7 @@ from masstock.adapters.postgres.database import PostgresDatabase
 from masstock.domain.errors import StorageUnavailable
 from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
-from masstock.service.ports import Change
+from masstock.service.ports import Change, KeyCompletion
 
 log = structlog.get_logger(__name__)
 
@@ -126,12 +127,18 @@ class PostgresReservationStore:
         self._db = database
 
     async def add(
-        self, reservation: Reservation, *, request_id: str | None
+        self,
+        reservation: Reservation,
+        *,
+        request_id: str | None,
+        completion: KeyCompletion | None = None,
     ) -> Reservation:
         async with self._db.connection() as connection:
             for _ in range(_ADD_ATTEMPTS):
-                if await _insert(connection, reservation, request_id=request_id):
-                    return reservation
+                async with _maybe_transaction(connection, completion):
+                    if await _insert(connection, reservation, request_id=request_id):
+                        await _complete(connection, completion, reservation)
+                        return reservation
 
                 row = await connection.fetchrow(
                     _HOLDER, reservation.org, reservation.device_id
@@ -147,6 +154,7 @@ class PostgresReservationStore:
                         _EXPIRE_HOLDER, holder.id, reservation.created_at, request_id
                     )
                     if await _insert(connection, reservation, request_id=request_id):
+                        await _complete(connection, completion, reservation)
                         return reservation
 
         log.warning(
@@ -162,18 +170,41 @@ class PostgresReservationStore:
         return None if row is None else reservation_from_row(row)
 
     async def close(
-        self, change: Change, *, status: Status, reason: CloseReason
+        self,
+        change: Change,
+        *,
+        status: Status,
+        reason: CloseReason,
+        completion: KeyCompletion | None = None,
     ) -> Reservation | None:
-        async with self._db.connection() as connection:
+        async with (
+            self._db.connection() as connection,
+            _maybe_transaction(connection, completion),
+        ):
             row = await connection.fetchrow(
                 _CLOSE, *_where(change), status.value, reason.value
             )
-        return None if row is None else reservation_from_row(row)
+            closed = None if row is None else reservation_from_row(row)
+            if closed is not None:
+                await _complete(connection, completion, closed)
+        return closed
 
-    async def extend(self, change: Change, *, until: datetime) -> Reservation | None:
-        async with self._db.connection() as connection:
+    async def extend(
+        self,
+        change: Change,
+        *,
+        until: datetime,
+        completion: KeyCompletion | None = None,
+    ) -> Reservation | None:
+        async with (
+            self._db.connection() as connection,
+            _maybe_transaction(connection, completion),
+        ):
             row = await connection.fetchrow(_EXTEND, *_where(change), until)
-        return None if row is None else reservation_from_row(row)
+            extended = None if row is None else reservation_from_row(row)
+            if extended is not None:
+                await _complete(connection, completion, extended)
+        return extended
 
     async def expire_due(self, *, now: datetime, limit: int) -> int:
         async with self._db.connection() as connection, connection.transaction():
@@ -219,6 +250,36 @@ async def _insert(
         request_id,
     )
     return inserted is not None
+
+
+def _maybe_transaction(
+    connection: asyncpg.Connection, completion: KeyCompletion | None
+) -> AbstractAsyncContextManager[object]:
+    """A transaction when an answer must commit with the change, else autocommit."""
+    if completion is None:
+        return nullcontext()
+    transaction: AbstractAsyncContextManager[object] = connection.transaction()
+    return transaction
+
+
+async def _complete(
+    connection: asyncpg.Connection,
+    completion: KeyCompletion | None,
+    result: Reservation,
+) -> None:
+    if completion is None:
+        return
+    stored = completion.render(result)
+    await connection.execute(
+        "UPDATE idempotency_keys SET status_code = $1, media_type = $2, body = $3 "
+        "WHERE org = $4 AND key = $5",
+        stored.status,
+        stored.media_type,
+        stored.body,
+        completion.org,
+        completion.key,
+    )
+    completion.written = True
 
 
 def _where(change: Change) -> tuple[object, ...]:

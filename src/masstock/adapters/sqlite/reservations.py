@@ -20,7 +20,7 @@ from masstock.adapters.sqlite.database import (
 )
 from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
-from masstock.service.ports import Change
+from masstock.service.ports import Change, KeyCompletion
 
 _COLUMNS = (
     "id, org, device_id, dealer_id, is_sim, status, created_at, updated_at, "
@@ -83,11 +83,16 @@ class SqliteReservationStore:
         self._db = database
 
     async def add(
-        self, reservation: Reservation, *, request_id: str | None
+        self,
+        reservation: Reservation,
+        *,
+        request_id: str | None,
+        completion: KeyCompletion | None = None,
     ) -> Reservation:
         def _add(connection: sqlite3.Connection) -> Reservation:
             with write_transaction(connection):
                 if _insert(connection, reservation, request_id=request_id):
+                    _complete(connection, completion, reservation)
                     return reservation
 
                 holder = reservation_from_row(
@@ -100,6 +105,7 @@ class SqliteReservationStore:
 
                 _expire(connection, holder, request_id=request_id)
                 _insert(connection, reservation, request_id=request_id)
+                _complete(connection, completion, reservation)
                 return reservation
 
         return await self._db.run(_add)
@@ -112,7 +118,12 @@ class SqliteReservationStore:
         return await self._db.run(_get)
 
     async def close(
-        self, change: Change, *, status: Status, reason: CloseReason
+        self,
+        change: Change,
+        *,
+        status: Status,
+        reason: CloseReason,
+        completion: KeyCompletion | None = None,
     ) -> Reservation | None:
         at = to_text(change.at)
         values = (status.value, reason.value, change.dealer_id, at, at)
@@ -131,11 +142,18 @@ class SqliteReservationStore:
                     at=change.at,
                     request_id=change.request_id,
                 )
+                _complete(connection, completion, closed)
                 return closed
 
         return await self._db.run(_close)
 
-    async def extend(self, change: Change, *, until: datetime) -> Reservation | None:
+    async def extend(
+        self,
+        change: Change,
+        *,
+        until: datetime,
+        completion: KeyCompletion | None = None,
+    ) -> Reservation | None:
         values = (to_text(until), to_text(change.at))
 
         def _extend(connection: sqlite3.Connection) -> Reservation | None:
@@ -152,6 +170,7 @@ class SqliteReservationStore:
                     at=change.at,
                     request_id=change.request_id,
                 )
+                _complete(connection, completion, extended)
                 return extended
 
         return await self._db.run(_extend)
@@ -272,6 +291,22 @@ def _record(
             expires_at if kind in (EventKind.CREATED, EventKind.EXTENDED) else None,
         ),
     )
+
+
+def _complete(
+    connection: sqlite3.Connection,
+    completion: KeyCompletion | None,
+    result: Reservation,
+) -> None:
+    if completion is None:
+        return
+    stored = completion.render(result)
+    connection.execute(
+        "UPDATE idempotency_keys SET status_code = ?, media_type = ?, body = ? "
+        "WHERE org = ? AND key = ?",
+        (stored.status, stored.media_type, stored.body, completion.org, completion.key),
+    )
+    completion.written = True
 
 
 def _where(change: Change) -> tuple[str, ...]:
