@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,20 +78,12 @@ async def cancel_reservation(
     services: NamedDependency[Services],
 ) -> Response[bytes]:
     """Cancels an existing reservation, as the dealer who created it."""
-    body = await bodies.json_object(request)
-    dealer = bodies.identifier(body, "dealer")
-
-    async def cancel(completion: KeyCompletion | None) -> Reservation:
-        return await services.reservations.cancel(
-            org=org,
-            reservation_id=reservation_id,
-            dealer_id=dealer,
-            request_id=request_id_of(request.state),
-            completion=completion,
-        )
-
-    return await idempotency.respond(
-        request, org=org, services=services, action=cancel, render=_empty_ok
+    return await _close(
+        request,
+        org=org,
+        reservation_id=reservation_id,
+        services=services,
+        use_case=services.reservations.cancel,
     )
 
 
@@ -102,11 +95,28 @@ async def finalize_reservation(
     services: NamedDependency[Services],
 ) -> Response[bytes]:
     """Finalizes a reservation (the sale happened), as the dealer who created it."""
+    return await _close(
+        request,
+        org=org,
+        reservation_id=reservation_id,
+        services=services,
+        use_case=services.reservations.finalize,
+    )
+
+
+async def _close(
+    request: AnyRequest,
+    *,
+    org: str,
+    reservation_id: str,
+    services: Services,
+    use_case: Callable[..., Awaitable[Reservation]],
+) -> Response[bytes]:
     body = await bodies.json_object(request)
     dealer = bodies.identifier(body, "dealer")
 
-    async def finalize(completion: KeyCompletion | None) -> Reservation:
-        return await services.reservations.finalize(
+    async def close(completion: KeyCompletion | None) -> Reservation:
+        return await use_case(
             org=org,
             reservation_id=reservation_id,
             dealer_id=dealer,
@@ -115,7 +125,7 @@ async def finalize_reservation(
         )
 
     return await idempotency.respond(
-        request, org=org, services=services, action=finalize, render=_empty_ok
+        request, org=org, services=services, action=close, render=_empty_ok
     )
 
 

@@ -145,11 +145,10 @@ class Reservations:
     ) -> Reservation:
         """Cancel a reservation as the dealer who made it; repeating is harmless."""
         return await self._close(
-            Change(
+            self._change(
                 org=org,
-                reservation_id=_parse_id(reservation_id),
+                reservation_id=reservation_id,
                 dealer_id=dealer_id,
-                at=self._clock(),
                 request_id=request_id,
             ),
             status=Status.CANCELLED,
@@ -169,11 +168,10 @@ class Reservations:
     ) -> Reservation:
         """Record the sale of a held device, as the dealer who held it."""
         return await self._close(
-            Change(
+            self._change(
                 org=org,
-                reservation_id=_parse_id(reservation_id),
+                reservation_id=reservation_id,
                 dealer_id=dealer_id,
-                at=self._clock(),
                 request_id=request_id,
             ),
             status=Status.FINALIZED,
@@ -194,11 +192,10 @@ class Reservations:
     ) -> Reservation:
         """Hold the device for ``ttl_seconds`` (or the default) from now on."""
         ttl = self._extension(ttl_seconds)
-        change = Change(
+        change = self._change(
             org=org,
-            reservation_id=_parse_id(reservation_id),
+            reservation_id=reservation_id,
             dealer_id=dealer_id,
-            at=self._clock(),
             request_id=request_id,
         )
         for _ in range(_CHANGE_ATTEMPTS):
@@ -261,6 +258,17 @@ class Reservations:
                 return current
 
         raise _unsettled()
+
+    def _change(
+        self, *, org: str, reservation_id: str, dealer_id: str, request_id: str | None
+    ) -> Change:
+        return Change(
+            org=org,
+            reservation_id=_parse_id(reservation_id),
+            dealer_id=dealer_id,
+            at=self._clock(),
+            request_id=request_id,
+        )
 
     async def _current(self, org: str, reservation_id: UUID) -> Reservation:
         reservation = await self._store.get(org, reservation_id)
