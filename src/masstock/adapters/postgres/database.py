@@ -27,6 +27,9 @@ _UNAVAILABLE = (
     asyncpg.InsufficientResourcesError,
     asyncpg.ReadOnlySQLTransactionError,
     asyncpg.TransactionRollbackError,
+    # Seen when the server shuts down under a statement: the connection's
+    # protocol is left mid-operation.  The connection is dropped, see below.
+    asyncpg.InternalClientError,
 )
 
 
@@ -80,7 +83,13 @@ class PostgresDatabase:
             raise RuntimeError("PostgresDatabase.open() was not awaited")
         try:
             async with self._pool.acquire(timeout=self._timeout) as connection:
-                yield connection
+                try:
+                    yield connection
+                except _UNAVAILABLE:
+                    # Never hand a connection that failed this way to the next
+                    # request: the pool opens a fresh one instead.
+                    connection.terminate()
+                    raise
         except _UNAVAILABLE as exc:
             log.warning("database unavailable", error=repr(exc))
             raise StorageUnavailable from exc
