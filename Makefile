@@ -12,7 +12,7 @@ PORT ?= 8080
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install run test lint bench-import bench-inventory clean
+.PHONY: install run test lint bench-import bench-inventory bench-reliability clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -38,6 +38,9 @@ bench-import: install
 
 bench-inventory: install
 	$(UV) run --frozen python bench/inventory_lookups.py $(ARGS)
+
+bench-reliability: install
+	$(UV) run --frozen python bench/reliability.py $(ARGS)
 
 clean:
 	rm -rf .tools .venv .pytest_cache .mypy_cache .ruff_cache
