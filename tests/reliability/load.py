@@ -9,6 +9,7 @@ import os
 import random
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,6 +242,44 @@ async def watch_double_holds(url: str, *, stop: asyncio.Event, watch: Watch) -> 
             await asyncio.wait_for(stop.wait(), timeout=0.5)
         except TimeoutError:
             continue
+
+
+async def under_attack(
+    *,
+    base_urls: list[str],
+    database_url: str,
+    connections: int,
+    devices: list[str],
+    ledger: Ledger,
+    seconds: float,
+    attack: Callable[[Budget], Awaitable[None]],
+) -> Watch:
+    """Dealers at work on ``base_urls`` while ``attack`` runs, a watcher on the
+    database all along; what the watcher saw."""
+    clients = clients_of(base_urls, connections=connections)
+    stop, watch = asyncio.Event(), Watch()
+    watcher = asyncio.create_task(
+        watch_double_holds(database_url, stop=stop, watch=watch)
+    )
+    budget = Budget(operations=1_000_000, seconds=seconds)
+    try:
+        await asyncio.gather(
+            dealers(
+                count=connections,
+                clients=clients,
+                devices=devices,
+                ledger=ledger,
+                budget=budget,
+            ),
+            attack(budget),
+        )
+    finally:
+        budget.stopped = True
+        stop.set()
+        await watcher
+        for client in clients:
+            await client.aclose()
+    return watch
 
 
 def lost_acknowledgements(rows: list[tuple[Any, ...]], ledger: Ledger) -> list[str]:

@@ -20,14 +20,12 @@ from tests.reliability.load import (
     Budget,
     Ledger,
     Watch,
-    clients_of,
-    dealers,
     double_holds,
     handsets,
     lost_acknowledgements,
     record,
     sized,
-    watch_double_holds,
+    under_attack,
 )
 
 RESTARTS = sized(short=1, long=5)
@@ -94,30 +92,17 @@ async def _restart_repeatedly(
 async def _through_restarts(
     cluster: TemporaryCluster, *, server: ServerProcess, ledger: Ledger
 ) -> Watch:
-    clients = clients_of([server.base_url], connections=CLIENTS)
-    stop, watch = asyncio.Event(), Watch()
-    watcher = asyncio.create_task(
-        watch_double_holds(cluster.url, stop=stop, watch=watch)
+    return await under_attack(
+        base_urls=[server.base_url],
+        database_url=cluster.url,
+        connections=CLIENTS,
+        devices=[device[1] for device in DEVICES],
+        ledger=ledger,
+        seconds=120,
+        attack=lambda budget: _restart_repeatedly(
+            cluster, server=server, budget=budget
+        ),
     )
-    budget = Budget(operations=1_000_000, seconds=120)
-    try:
-        await asyncio.gather(
-            dealers(
-                count=CLIENTS,
-                clients=clients,
-                devices=[device[1] for device in DEVICES],
-                ledger=ledger,
-                budget=budget,
-            ),
-            _restart_repeatedly(cluster, server=server, budget=budget),
-        )
-    finally:
-        budget.stopped = True
-        stop.set()
-        await watcher
-        for client in clients:
-            await client.aclose()
-    return watch
 
 
 def _outage_seconds(ledger: Ledger) -> float:

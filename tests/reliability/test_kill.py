@@ -23,15 +23,13 @@ from tests.reliability.load import (
     Budget,
     Ledger,
     Watch,
-    clients_of,
-    dealers,
     double_holds,
     handsets,
     lost_acknowledgements,
     record,
     sized,
     start_all,
-    watch_double_holds,
+    under_attack,
 )
 
 KILLS = sized(short=3, long=10)
@@ -90,30 +88,17 @@ async def _kill_repeatedly(
 async def _under_fire(
     servers: list[ServerProcess], *, ledger: Ledger, restarts: list[float]
 ) -> Watch:
-    clients = clients_of([s.base_url for s in servers], connections=CLIENTS)
-    stop, watch = asyncio.Event(), Watch()
-    watcher = asyncio.create_task(
-        watch_double_holds(servers[0].database_url, stop=stop, watch=watch)
+    return await under_attack(
+        base_urls=[s.base_url for s in servers],
+        database_url=servers[0].database_url,
+        connections=CLIENTS,
+        devices=[device[1] for device in DEVICES],
+        ledger=ledger,
+        seconds=240,
+        attack=lambda budget: _kill_repeatedly(
+            servers, budget=budget, restarts=restarts
+        ),
     )
-    budget = Budget(operations=1_000_000, seconds=240)
-    try:
-        await asyncio.gather(
-            dealers(
-                count=CLIENTS,
-                clients=clients,
-                devices=[device[1] for device in DEVICES],
-                ledger=ledger,
-                budget=budget,
-            ),
-            _kill_repeatedly(servers, budget=budget, restarts=restarts),
-        )
-    finally:
-        budget.stopped = True
-        stop.set()
-        await watcher
-        for client in clients:
-            await client.aclose()
-    return watch
 
 
 def test_killed_servers_come_back_and_lose_no_acknowledged_change(
