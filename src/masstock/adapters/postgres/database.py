@@ -48,6 +48,14 @@ class PostgresDatabase:
         self._pool_size = pool_size
         self._timeout = timeout
         self._pool: asyncpg.Pool | None = None
+        # Requests take their turn for a connection here, first come first
+        # served, so that the pool's own wait never runs: it lets a newcomer
+        # overtake a waiter it has just woken, which stretches the tail.
+        self._turns = asyncio.Semaphore(pool_size)
+
+    @property
+    def pool_size(self) -> int:
+        return self._pool_size
 
     async def open(self) -> None:
         try:
@@ -76,13 +84,26 @@ class PostgresDatabase:
         if self._pool is not None:
             await self._pool.close()
 
+    async def _take_turn(self) -> None:
+        if not self._turns.locked():
+            await self._turns.acquire()  # free: returns at once
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._turns.acquire()
+        except TimeoutError as exc:
+            log.warning("database unavailable", error="no connection free in time")
+            raise StorageUnavailable from exc
+
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
         """A pooled connection; the database's failures become StorageUnavailable."""
         if self._pool is None:
             raise RuntimeError("PostgresDatabase.open() was not awaited")
+        await self._take_turn()
         try:
-            async with self._pool.acquire(timeout=self._timeout) as connection:
+            # A turn guarantees a free connection: no second wait, no timer.
+            async with self._pool.acquire() as connection:
                 try:
                     yield connection
                 except _UNAVAILABLE:
@@ -93,3 +114,5 @@ class PostgresDatabase:
         except _UNAVAILABLE as exc:
             log.warning("database unavailable", error=repr(exc))
             raise StorageUnavailable from exc
+        finally:
+            self._turns.release()

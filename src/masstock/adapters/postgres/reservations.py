@@ -7,6 +7,7 @@ one round trip.  Only taking over an expired hold needs a transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
 from uuid import UUID
@@ -14,6 +15,7 @@ from uuid import UUID
 import asyncpg
 import structlog
 
+from masstock.adapters.batching import BatchedLookups
 from masstock.adapters.postgres.database import PostgresDatabase
 from masstock.domain.errors import StorageUnavailable
 from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
@@ -35,7 +37,7 @@ _COLUMNS = (
 )
 _EVENT_COLUMNS = "reservation_id, org, kind, actor, at, request_id, expires_at"
 
-_ADD = f"""
+ADD_RESERVATION = f"""
 WITH held AS (
     INSERT INTO reservations (id, org, device_id, dealer_id, is_sim, status,
                               created_at, updated_at, expires_at)
@@ -53,6 +55,10 @@ _HOLDER = (
     "WHERE org = $1 AND device_id = $2 AND status = 'CREATED'"
 )
 _BY_ID = f"SELECT {_COLUMNS} FROM reservations WHERE id = $1 AND org = $2"
+_BY_IDS = f"SELECT {_COLUMNS} FROM reservations WHERE id = ANY($1::uuid[])"
+# Reads by id share round trips under load, as device lookups do.
+_READ_SHARE_OF_POOL = 4
+_MAX_BATCH = 64
 
 # An expired hold closes at the moment it expired, whenever that is written
 # down, so that it reads the same before and after.
@@ -125,6 +131,11 @@ class PostgresReservationStore:
 
     def __init__(self, database: PostgresDatabase) -> None:
         self._db = database
+        self._reads: BatchedLookups[tuple[str, UUID], Reservation] = BatchedLookups(
+            self._get_many,
+            in_flight=max(1, database.pool_size // _READ_SHARE_OF_POOL),
+            max_batch=_MAX_BATCH,
+        )
 
     async def add(
         self,
@@ -165,9 +176,20 @@ class PostgresReservationStore:
         raise StorageUnavailable
 
     async def get(self, org: str, reservation_id: UUID) -> Reservation | None:
+        return await self._reads.get((org, reservation_id))
+
+    async def _get_many(
+        self, keys: Sequence[tuple[str, UUID]]
+    ) -> dict[tuple[str, UUID], Reservation]:
         async with self._db.connection() as connection:
-            row = await connection.fetchrow(_BY_ID, reservation_id, org)
-        return None if row is None else reservation_from_row(row)
+            if len(keys) == 1:
+                org, reservation_id = keys[0]
+                row = await connection.fetchrow(_BY_ID, reservation_id, org)
+                rows = [] if row is None else [row]
+            else:
+                rows = await connection.fetch(_BY_IDS, [rid for _, rid in keys])
+        found = (reservation_from_row(row) for row in rows)
+        return {(reservation.org, reservation.id): reservation for reservation in found}
 
     async def close(
         self,
@@ -239,7 +261,7 @@ async def _insert(
     request_id: str | None,
 ) -> bool:
     inserted = await connection.fetchval(
-        _ADD,
+        ADD_RESERVATION,
         reservation.id,
         reservation.org,
         reservation.device_id,
