@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from litestar import Litestar, Router
-from litestar.connection import ASGIConnection
+from litestar import Litestar, Request, Router
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.handlers.base import BaseRouteHandler
 
 from masstock.api import docs, health
 from masstock.api.bodies import MAX_BODY_BYTES
@@ -47,6 +46,9 @@ def create_app(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with open_services() as services:
             app.state.services = services
+            # What start-up made lives as long as the process: keep the
+            # collector's full passes, which stall every request, off it.
+            gc.freeze()
             job = (
                 None
                 if background is None
@@ -72,7 +74,7 @@ def create_app(
             extend_reservation,
             get_device,
         ],
-        guards=[_registered_org],
+        before_request=_registered_org,
         tags=["Stock Reservations"],
     )
     return Litestar(
@@ -92,9 +94,9 @@ def _services(state: State) -> Services:
     return services
 
 
-def _registered_org(
-    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
-) -> None:
-    org = connection.path_params["org"]
-    if org not in _services(connection.app.state).orgs:
+async def _registered_org(request: Request[Any, Any, Any]) -> None:
+    # A hook rather than a guard: Litestar copies the handler for each guard
+    # call, and hands a plain function to a worker thread.
+    org = request.path_params["org"]
+    if org not in _services(request.app.state).orgs:
         raise OrganizationNotFound(org)

@@ -177,7 +177,9 @@ def json_time(moment: datetime | None) -> str | None:
     """A time as the API writes it: UTC, ISO 8601, with a ``Z``."""
     if moment is None:
         return None
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+    if moment.tzinfo is not UTC:  # the databases hand back UTC already
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def _event_view(event: ReservationEvent) -> dict[str, Any]:
