@@ -12,7 +12,7 @@ PORT ?= 8080
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install run test lint bench-import bench-inventory bench-reliability clean
+.PHONY: install run test lint bench bench-import bench-inventory bench-reliability clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -33,6 +33,9 @@ lint: install
 test: lint
 	$(UV) run --frozen pytest
 
+bench: install
+	$(UV) run --frozen python -m bench.performance $(ARGS)
+
 bench-import: install
 	$(UV) run --frozen python bench/import_catalog.py $(ARGS)
 
@@ -43,4 +46,4 @@ bench-reliability: install
 	$(UV) run --frozen python bench/reliability.py $(ARGS)
 
 clean:
-	rm -rf .tools .venv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .tools .venv .pytest_cache .mypy_cache .ruff_cache .bench

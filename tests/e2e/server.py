@@ -45,6 +45,13 @@ class ServerProcess:
         self._log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def pid(self) -> int:
+        """The process id of the server (uvicorn's supervisor with workers)."""
+        if self._process is None:
+            raise RuntimeError("the server is not running")
+        return self._process.pid
+
     def start(self, timeout: float = 30.0) -> None:
         if self._log_path is None:
             self._spawn(subprocess.DEVNULL)
