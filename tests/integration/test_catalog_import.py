@@ -9,18 +9,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from masstock.adapters.device_csv import CatalogFile, sample_catalog
 from masstock.bootstrap import open_device_catalog
-from masstock.domain.device import Device, DeviceKind
-from masstock.service.catalog import (
-    BATCH_SIZE,
-    CatalogChanged,
-    ImportReport,
-    RowSource,
-    import_catalog,
-)
+from masstock.domain.device import Device, DeviceFields, DeviceKind
+from masstock.service.catalog import BATCH_SIZE, ImportReport, Rows, import_catalog
 from masstock.settings import DEFAULT_ORGS, Settings
 
 HEADER = "org,identifier,reference,mac,kind"
@@ -31,15 +24,15 @@ MONDAY = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 TUESDAY = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-def _csv(folder: Path, *lines: str) -> RowSource:
+def _csv(folder: Path, *lines: str) -> Rows:
     path = folder / "catalog.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return CatalogFile(path).rows
+    return CatalogFile(path).records()
 
 
 async def _import(
     database_url: str,
-    rows: RowSource,
+    rows: Rows,
     *,
     skip_invalid: bool = False,
     at: datetime = MONDAY,
@@ -179,32 +172,26 @@ def test_a_failure_after_batches_were_written_leaves_the_catalog_as_it_was(
 ) -> None:
     asyncio.run(_import(database_url, _csv(tmp_path, HEADER, HANDSET)))
     handsets = [
-        Device(
-            org="yoigo",
-            identifier=f"SN-{number:06d}",
-            reference="REF-HANDSET",
-            mac=None,
-            kind=DeviceKind.DEVICE,
-        )
+        ("yoigo", f"SN-{number:06d}", "REF-HANDSET", None, "device")
         for number in range(BATCH_SIZE + 1)
     ]
-    passes = iter([False, True])
+    updated = ("yoigo", "356938035643809", "REF-CHANGED", None, "device")
 
-    def rows() -> Iterator[tuple[int, Device | str]]:
-        changed = next(passes)
-        yield from enumerate(handsets, start=2)
-        if changed:
-            yield BATCH_SIZE + 3, "identifier must not be blank"
+    def rows() -> Iterator[tuple[int, DeviceFields | str]]:
+        yield 2, updated
+        yield from enumerate(handsets, start=3)
+        yield BATCH_SIZE + 4, "identifier must not be blank"
 
-    with pytest.raises(CatalogChanged):
-        asyncio.run(_import(database_url, rows, at=TUESDAY))
+    report = asyncio.run(_import(database_url, rows(), at=TUESDAY))
 
+    assert report.imported == 0
+    assert [rejection.line for rejection in report.rejected] == [BATCH_SIZE + 4]
     assert _stored(database_url) == {("yoigo", "356938035643809"): MONDAY}
 
 
 def test_the_sample_catalog_loads_with_the_contract_device(database_url: str) -> None:
     with sample_catalog() as sample:
-        report = asyncio.run(_import(database_url, sample.rows))
+        report = asyncio.run(_import(database_url, sample.records()))
 
     assert report.rejected == []
     assert report.imported >= 30
@@ -223,3 +210,24 @@ def test_the_sample_catalog_loads_with_the_contract_device(database_url: str) ->
         mac="00:1A:2B:3C:4D:5E",
         kind=DeviceKind.SIM,
     )
+
+
+def test_a_reference_keeps_its_backslashes_and_quotes(
+    database_url: str, tmp_path: Path
+) -> None:
+    reference = 'REF\\N "A\\\\B" \\t'
+    quoted = reference.replace('"', '""')
+    odd_line = f'yoigo,SN-ODD,"{quoted}",,device'
+
+    asyncio.run(_import(database_url, _csv(tmp_path, HEADER, odd_line)))
+
+    odd = asyncio.run(_find(database_url, org="yoigo", identifier="SN-ODD"))
+    assert odd is not None
+    assert odd.reference == reference
+    asyncio.run(_import(database_url, _csv(tmp_path, HEADER, HANDSET)))
+    rows = _csv(tmp_path, HEADER, odd_line)
+    again = asyncio.run(_import(database_url, rows, at=TUESDAY))
+    assert again.imported == 1
+    odd = asyncio.run(_find(database_url, org="yoigo", identifier="SN-ODD"))
+    assert odd is not None
+    assert odd.reference == reference

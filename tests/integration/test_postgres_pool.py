@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from masstock.adapters.postgres import PostgresDatabase, PostgresDeviceCatalog
-from masstock.domain.device import Device, DeviceKind
+from masstock.domain.device import Device, DeviceBatch, DeviceKind
 from masstock.domain.errors import StorageUnavailable
 
 pytestmark = pytest.mark.postgres
@@ -84,7 +84,8 @@ async def test_many_simultaneous_lookups_each_get_their_own_device(
 ) -> None:
     catalog = PostgresDeviceCatalog(database)
     devices = [_device(number) for number in range(200)]
-    await catalog.save_devices([devices], at=datetime.now(UTC))
+    batch = DeviceBatch([device.fields for device in devices])
+    await catalog.save_devices([batch], at=datetime.now(UTC))
     wanted = [f"SN-POOL-{number:04d}" for number in range(0, 260, 3)]
 
     found = await asyncio.gather(

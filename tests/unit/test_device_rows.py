@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from masstock.adapters.device_csv import CatalogFile, CatalogFileError, parse_rows
-from masstock.domain.device import Device, DeviceKind
-from masstock.domain.errors import ValidationFailed
-from masstock.service.catalog import (
-    CatalogChanged,
-    Rejection,
-    RowSource,
-    Stage,
-    import_catalog,
+from masstock.adapters.device_csv import (
+    CatalogFile,
+    CatalogFileError,
+    parse_records,
+    parse_rows,
 )
+from masstock.domain.device import Device, DeviceBatch, DeviceKind
+from masstock.domain.errors import ValidationFailed
+from masstock.service.catalog import BATCH_SIZE, Rejection, Rows, Stage, import_catalog
 
 HEADER = b"org,identifier,reference,mac,kind\n"
 HANDSET = b"yoigo,356938035643809,REF-IPHONE-17,,device\n"
@@ -181,7 +180,7 @@ def test_a_file_that_changes_during_a_pass_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "catalog.csv"
     path.write_bytes(HEADER + HANDSET)
     catalog = CatalogFile(path)
-    rows = catalog.rows()
+    rows = catalog.records()
     next(rows)
     path.write_bytes(HEADER + HANDSET + SIM)
 
@@ -199,7 +198,7 @@ class FakeCatalog:
         self.saves = 0
 
     async def save_devices(
-        self, batches: Iterable[Sequence[Device]], *, at: datetime
+        self, batches: Iterable[DeviceBatch], *, at: datetime
     ) -> int:
         staged = {(d.org, d.identifier): d for batch in batches for d in batch}
         self.devices.update(staged)
@@ -207,8 +206,8 @@ class FakeCatalog:
         return len(staged)
 
 
-def _source(*lines: bytes) -> RowSource:
-    return lambda: parse_rows(lines, name="catalog.csv")
+def _source(*lines: bytes) -> Rows:
+    return parse_records(lines, name="catalog.csv")
 
 
 async def test_a_duplicate_row_names_the_line_it_duplicates() -> None:
@@ -291,19 +290,23 @@ async def test_skip_invalid_saves_the_good_rows_and_reports_the_bad() -> None:
     }
 
 
-async def test_rows_that_change_between_the_passes_save_nothing() -> None:
+async def test_a_bad_row_after_a_full_batch_still_saves_nothing() -> None:
     catalog = FakeCatalog()
-    passes = iter([[HEADER, HANDSET, SIM], [HEADER, HANDSET, b"yoigo,,REF,,sim\n"]])
+    handsets = [
+        f"yoigo,SN-{number:06d},REF-HANDSET,,device\n".encode()
+        for number in range(BATCH_SIZE + 1)
+    ]
 
-    with pytest.raises(CatalogChanged):
-        await import_catalog(
-            catalog,
-            rows=lambda: parse_rows(next(passes), name="catalog.csv"),
-            orgs=ORGS,
-            skip_invalid=False,
-            clock=lambda: NOON,
-        )
+    report = await import_catalog(
+        catalog,
+        rows=_source(HEADER, *handsets, b"yoigo,,REF,,sim\n"),
+        orgs=ORGS,
+        skip_invalid=False,
+        clock=lambda: NOON,
+    )
 
+    assert report.imported == 0
+    assert [rejection.line for rejection in report.rejected] == [BATCH_SIZE + 3]
     assert catalog.devices == {}
 
 
@@ -321,7 +324,6 @@ async def test_progress_is_told_each_stage_with_its_rows() -> None:
     )
 
     assert told == [
-        (Stage.CHECKING, 3, 3),
         (Stage.WRITING, 3, 3),
         (Stage.SAVING, 3, 3),
     ]

@@ -95,7 +95,7 @@ def _import(
         async with open_device_catalog(settings) as devices:
             return await import_catalog(
                 devices,
-                rows=catalog.rows,
+                rows=catalog.records(),
                 orgs=frozenset(settings.orgs),
                 skip_invalid=skip_invalid,
                 clock=utc_now,
@@ -131,7 +131,7 @@ class _Bars:
     def __call__(self, *, stage: Stage, done: int, total: int | None) -> None:
         from masstock.service.catalog import Stage
 
-        if stage is Stage.CHECKING and total is None:
+        if stage is Stage.WRITING and total is None:
             total = max(self._estimate, done)
         if stage is Stage.SAVING:
             self._saving = done

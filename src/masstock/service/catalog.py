@@ -1,34 +1,37 @@
 """Loading the device catalog in bulk: check every row, then write all or none.
 
-The rows are read twice rather than held in memory: a first pass checks them
-all and builds the report, a second streams the good ones to the catalog in
-batches, inside one transaction, so that any failure leaves it as it was.
+The rows are read once.  Each is checked as it comes, and the good ones go
+straight on to the catalog in batches, inside one transaction; the bad ones
+are collected for the report.  When there are bad ones and the caller did not
+ask to skip them, the pass ends by failing inside that transaction, so that
+the catalog rolls back and nothing is imported; the rows after the first bad
+one are then only checked, not sent.  Any other failure, of the file or of
+the database, leaves the catalog as it was too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Iterator
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
 import structlog
 
-from masstock.domain.device import Device
-from masstock.domain.errors import MasstockError, StorageUnavailable
+from masstock.domain.device import DeviceBatch, DeviceFields
+from masstock.domain.errors import StorageUnavailable
 from masstock.service.ports import Clock, DeviceCatalog
 
 log = structlog.get_logger(__name__)
 
 BATCH_SIZE = 10_000
 
-# One pass over the rows of a catalog: each row's line number in the file,
-# with the device it describes or the reason it describes none.
-RowSource = Callable[[], Iterable[tuple[int, Device | str]]]
+# The rows of a catalog, read once: each row's line number in the file, with
+# the checked fields of the device it describes or the reason it describes none.
+Rows = Iterable[tuple[int, DeviceFields | str]]
 
 
 class Stage(StrEnum):
-    CHECKING = "checking"
     WRITING = "writing"
     SAVING = "saving"
 
@@ -54,15 +57,14 @@ class ImportReport:
     rejected: list[Rejection]
 
 
-class CatalogChanged(MasstockError):
-    """The rows differed between the check and the write; nothing was imported."""
+@dataclass(slots=True)
+class _Tally:
+    good: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
 
-    code = "VALIDATION_ERROR"
 
-    def __init__(self) -> None:
-        super().__init__(
-            "the catalog changed while it was being imported; nothing was imported"
-        )
+class _Refused(Exception):
+    """Raised inside the catalog's transaction so that it writes nothing."""
 
 
 def _quiet(*, stage: Stage, done: int, total: int | None) -> None:
@@ -72,7 +74,7 @@ def _quiet(*, stage: Stage, done: int, total: int | None) -> None:
 async def import_catalog(
     catalog: DeviceCatalog,
     *,
-    rows: RowSource,
+    rows: Rows,
     orgs: Collection[str],
     skip_invalid: bool,
     clock: Clock,
@@ -82,86 +84,74 @@ async def import_catalog(
 
     With ``skip_invalid`` the good rows are written even when others are bad.
     """
-    progress = progress or _quiet
-    good, rejected = _check(rows(), orgs=orgs, progress=progress)
-    if not good or (rejected and not skip_invalid):
-        log.info("catalog import refused", good=good, rejected=len(rejected))
-        return ImportReport(imported=0, rejected=rejected)
-
+    tally = _Tally()
     batches = _batches(
-        rows(),
-        skipped={rejection.line for rejection in rejected},
+        rows,
         orgs=orgs,
-        expected=good,
-        progress=progress,
+        tally=tally,
+        skip_invalid=skip_invalid,
+        progress=progress or _quiet,
     )
+
     try:
         imported = await catalog.save_devices(batches, at=clock())
+    except _Refused:
+        log.info(
+            "catalog import refused", good=tally.good, rejected=len(tally.rejected)
+        )
+        return ImportReport(imported=0, rejected=tally.rejected)
     except StorageUnavailable as exc:
         raise StorageUnavailable(
             "Unable to write the device catalog",
             "Nothing was imported. Please try again later.",
         ) from exc
 
-    log.info("catalog imported", imported=imported, rejected=len(rejected))
-    return ImportReport(imported=imported, rejected=rejected)
-
-
-def _check(
-    rows: Iterable[tuple[int, Device | str]],
-    *,
-    orgs: Collection[str],
-    progress: OnProgress,
-) -> tuple[int, list[Rejection]]:
-    first_lines: dict[str, dict[str, int]] = {org: {} for org in orgs}
-    rejected: list[Rejection] = []
-    count = good = 0
-    for count, (line, row) in enumerate(rows, start=1):
-        if count % BATCH_SIZE == 0:
-            progress(stage=Stage.CHECKING, done=count, total=None)
-        if isinstance(row, str):
-            rejected.append(Rejection(line, row))
-            continue
-        if row.org not in orgs:
-            rejected.append(Rejection(line, f"org {row.org} is not registered"))
-            continue
-        first = first_lines[row.org].setdefault(row.identifier, line)
-        if first != line:
-            reason = f"duplicates line {first} (org {row.org}, {row.identifier})"
-            rejected.append(Rejection(line, reason))
-            continue
-        good += 1
-
-    progress(stage=Stage.CHECKING, done=count, total=count)
-    return good, rejected
+    log.info("catalog imported", imported=imported, rejected=len(tally.rejected))
+    return ImportReport(imported=imported, rejected=tally.rejected)
 
 
 def _batches(
-    rows: Iterable[tuple[int, Device | str]],
+    rows: Rows,
     *,
-    skipped: Collection[int],
     orgs: Collection[str],
-    expected: int,
+    tally: _Tally,
+    skip_invalid: bool,
     progress: OnProgress,
-) -> Iterator[list[Device]]:
-    batch: list[Device] = []
-    written = 0
-    for line, row in rows:
-        if line in skipped:
+) -> Iterator[DeviceBatch]:
+    """The good rows in batches, the bad ones in ``tally``; _Refused at the end
+    if nothing is to be imported."""
+    first_lines: dict[str, dict[str, int]] = {org: {} for org in orgs}
+    rejected = tally.rejected
+    batch: list[DeviceFields] = []
+    count = good = 0
+    for count, (line, row) in enumerate(rows, start=1):
+        if count % BATCH_SIZE == 0:
+            progress(stage=Stage.WRITING, done=count, total=None)
+        if isinstance(row, str):
+            rejected.append(Rejection(line, row))
             continue
-        if isinstance(row, str) or row.org not in orgs:
-            raise CatalogChanged
+        org, identifier = row[0], row[1]
+        seen = first_lines.get(org)
+        if seen is None:
+            rejected.append(Rejection(line, f"org {org} is not registered"))
+            continue
+        first = seen.setdefault(identifier, line)
+        if first != line:
+            reason = f"duplicates line {first} (org {org}, {identifier})"
+            rejected.append(Rejection(line, reason))
+            continue
+        good += 1
+        if rejected and not skip_invalid:
+            continue
         batch.append(row)
         if len(batch) == BATCH_SIZE:
-            yield batch
-            written += len(batch)
-            progress(stage=Stage.WRITING, done=written, total=expected)
+            yield DeviceBatch(batch)
             batch = []
-    if batch:
-        yield batch
-        written += len(batch)
-        progress(stage=Stage.WRITING, done=written, total=expected)
 
-    if written != expected:
-        raise CatalogChanged
-    progress(stage=Stage.SAVING, done=written, total=expected)
+    tally.good = good
+    progress(stage=Stage.WRITING, done=count, total=count)
+    if not good or (rejected and not skip_invalid):
+        raise _Refused
+    if batch:
+        yield DeviceBatch(batch)
+    progress(stage=Stage.SAVING, done=good, total=good)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
-from masstock.domain.device import Device
+from masstock.domain.device import Device, DeviceBatch
 from masstock.domain.events import ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
 from masstock.domain.search import Position, SearchFilters
@@ -34,7 +34,7 @@ class DeviceCatalog(Protocol):
     """The embedded catalog's write side: devices loaded in bulk, all or none."""
 
     async def save_devices(
-        self, batches: Iterable[Sequence[Device]], *, at: datetime
+        self, batches: Iterable[DeviceBatch], *, at: datetime
     ) -> int:
         """Insert or update every device of ``batches`` in one transaction.
 

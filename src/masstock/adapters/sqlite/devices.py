@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 
 from masstock.adapters.sqlite.database import SqliteDatabase, to_text, write_transaction
-from masstock.domain.device import Device, DeviceKind
+from masstock.domain.device import Device, DeviceBatch, DeviceKind
 
 _UPSERT_DEVICE = (
     "INSERT INTO devices (org, identifier, reference, mac, kind, updated_at) "
@@ -42,12 +42,12 @@ class SqliteDeviceCatalog:
                 kind=DeviceKind(row[2]),
             )
 
-        return await self._db.run(_find)
+        return await self._db.read(_find)
 
     async def save_devices(
-        self, batches: Iterable[Sequence[Device]], *, at: datetime
+        self, batches: Iterable[DeviceBatch], *, at: datetime
     ) -> int:
-        """Upsert every device under one write lock: all of them, or none."""
+        """Upsert every device in a transaction of its own: all of them, or none."""
         updated_at = to_text(at)
 
         def _save(connection: sqlite3.Connection) -> int:
@@ -55,20 +55,10 @@ class SqliteDeviceCatalog:
             with write_transaction(connection):
                 for batch in batches:
                     connection.executemany(
-                        _UPSERT_DEVICE, (_device_row(d, updated_at) for d in batch)
+                        _UPSERT_DEVICE,
+                        [(*fields, updated_at) for fields in batch.fields],
                     )
                     saved += len(batch)
             return saved
 
         return await self._db.run(_save)
-
-
-def _device_row(device: Device, updated_at: str) -> tuple[str | None, ...]:
-    return (
-        device.org,
-        device.identifier,
-        device.reference,
-        device.mac,
-        device.kind.value,
-        updated_at,
-    )
