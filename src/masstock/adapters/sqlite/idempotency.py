@@ -9,7 +9,6 @@ from masstock.adapters.sqlite.database import (
     SqliteDatabase,
     from_text,
     to_text,
-    write_transaction,
 )
 from masstock.service.ports import Claim, StoredResponse
 
@@ -31,71 +30,65 @@ class SqliteIdempotencyKeys:
         stale_before: datetime,
     ) -> Claim:
         def _claim(connection: sqlite3.Connection) -> Claim:
-            with write_transaction(connection):
-                row = connection.execute(
-                    "SELECT fingerprint, status_code, media_type, body, claimed_at, "
-                    "expires_at FROM idempotency_keys WHERE org = ? AND key = ?",
+            row = connection.execute(
+                "SELECT fingerprint, status_code, media_type, body, claimed_at, "
+                "expires_at FROM idempotency_keys WHERE org = ? AND key = ?",
+                (org, key),
+            ).fetchone()
+            if row is not None and from_text(row[5]) <= now:
+                connection.execute(
+                    "DELETE FROM idempotency_keys WHERE org = ? AND key = ?",
                     (org, key),
-                ).fetchone()
-                if row is not None and from_text(row[5]) <= now:
-                    connection.execute(
-                        "DELETE FROM idempotency_keys WHERE org = ? AND key = ?",
-                        (org, key),
-                    )
-                    row = None
-                if row is None:
-                    connection.execute(
-                        "INSERT INTO idempotency_keys (org, key, fingerprint, "
-                        "claimed_at, expires_at) VALUES (?, ?, ?, ?, ?)",
-                        (org, key, fingerprint, to_text(now), to_text(expires_at)),
-                    )
-                    return Claim("claimed")
-                if row[0] != fingerprint:
-                    return Claim("reused")
-                if row[1] is not None:
-                    return Claim(
-                        "replay", StoredResponse(row[1], row[2], bytes(row[3]))
-                    )
-                if from_text(row[4]) < stale_before:
-                    connection.execute(
-                        "UPDATE idempotency_keys SET claimed_at = ? "
-                        "WHERE org = ? AND key = ?",
-                        (to_text(now), org, key),
-                    )
-                    return Claim("claimed")
-                return Claim("in_use")
+                )
+                row = None
+            if row is None:
+                connection.execute(
+                    "INSERT INTO idempotency_keys (org, key, fingerprint, "
+                    "claimed_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+                    (org, key, fingerprint, to_text(now), to_text(expires_at)),
+                )
+                return Claim("claimed")
+            if row[0] != fingerprint:
+                return Claim("reused")
+            if row[1] is not None:
+                return Claim("replay", StoredResponse(row[1], row[2], bytes(row[3])))
+            if from_text(row[4]) < stale_before:
+                connection.execute(
+                    "UPDATE idempotency_keys SET claimed_at = ? "
+                    "WHERE org = ? AND key = ?",
+                    (to_text(now), org, key),
+                )
+                return Claim("claimed")
+            return Claim("in_use")
 
-        return await self._db.run(_claim)
+        return await self._db.write(_claim)
 
     async def complete(self, *, org: str, key: str, stored: StoredResponse) -> None:
         def _complete(connection: sqlite3.Connection) -> None:
-            with write_transaction(connection):
-                connection.execute(
-                    "UPDATE idempotency_keys SET status_code = ?, media_type = ?, "
-                    "body = ? WHERE org = ? AND key = ?",
-                    (stored.status, stored.media_type, stored.body, org, key),
-                )
+            connection.execute(
+                "UPDATE idempotency_keys SET status_code = ?, media_type = ?, "
+                "body = ? WHERE org = ? AND key = ?",
+                (stored.status, stored.media_type, stored.body, org, key),
+            )
 
-        await self._db.run(_complete)
+        await self._db.write(_complete)
 
     async def release(self, *, org: str, key: str) -> None:
         def _release(connection: sqlite3.Connection) -> None:
-            with write_transaction(connection):
-                connection.execute(
-                    "DELETE FROM idempotency_keys "
-                    "WHERE org = ? AND key = ? AND status_code IS NULL",
-                    (org, key),
-                )
+            connection.execute(
+                "DELETE FROM idempotency_keys "
+                "WHERE org = ? AND key = ? AND status_code IS NULL",
+                (org, key),
+            )
 
-        await self._db.run(_release)
+        await self._db.write(_release)
 
     async def purge(self, *, now: datetime) -> int:
         def _purge(connection: sqlite3.Connection) -> int:
-            with write_transaction(connection):
-                cursor = connection.execute(
-                    "DELETE FROM idempotency_keys WHERE expires_at <= ?",
-                    (to_text(now),),
-                )
+            cursor = connection.execute(
+                "DELETE FROM idempotency_keys WHERE expires_at <= ?",
+                (to_text(now),),
+            )
             return cursor.rowcount
 
-        return await self._db.run(_purge)
+        return await self._db.write(_purge)

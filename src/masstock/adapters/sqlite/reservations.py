@@ -1,7 +1,8 @@
 """Reservations and their history in SQLite.
 
-Each change runs whole under the file's write lock, with its history event in
-the same transaction; the partial unique index keeps one hold per device.
+Each change is one unit of a group commit (see ``SqliteDatabase.write``),
+with its history event in the same unit; the partial unique index keeps one
+hold per device, and a unit sees every change of the units before it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from masstock.adapters.sqlite.database import (
     from_text,
     maybe_time,
     to_text,
-    write_transaction,
 )
 from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
@@ -90,32 +90,31 @@ class SqliteReservationStore:
         completion: KeyCompletion | None = None,
     ) -> Reservation:
         def _add(connection: sqlite3.Connection) -> Reservation:
-            with write_transaction(connection):
-                if _insert(connection, reservation, request_id=request_id):
-                    _complete(connection, completion, reservation)
-                    return reservation
-
-                holder = reservation_from_row(
-                    connection.execute(
-                        _HOLDER, (reservation.org, reservation.device_id)
-                    ).fetchone()
-                )
-                if not holder.is_expired_at(reservation.created_at):
-                    return holder
-
-                _expire(connection, holder, request_id=request_id)
-                _insert(connection, reservation, request_id=request_id)
+            if _insert(connection, reservation, request_id=request_id):
                 _complete(connection, completion, reservation)
                 return reservation
 
-        return await self._db.run(_add)
+            holder = reservation_from_row(
+                connection.execute(
+                    _HOLDER, (reservation.org, reservation.device_id)
+                ).fetchone()
+            )
+            if not holder.is_expired_at(reservation.created_at):
+                return holder
+
+            _expire(connection, holder, request_id=request_id)
+            _insert(connection, reservation, request_id=request_id)
+            _complete(connection, completion, reservation)
+            return reservation
+
+        return await self._db.write(_add)
 
     async def get(self, org: str, reservation_id: UUID) -> Reservation | None:
         def _get(connection: sqlite3.Connection) -> Reservation | None:
             row = connection.execute(_BY_ID, (str(reservation_id), org)).fetchone()
             return None if row is None else reservation_from_row(row)
 
-        return await self._db.run(_get)
+        return await self._db.read(_get)
 
     async def close(
         self,
@@ -129,23 +128,22 @@ class SqliteReservationStore:
         values = (status.value, reason.value, change.dealer_id, at, at)
 
         def _close(connection: sqlite3.Connection) -> Reservation | None:
-            with write_transaction(connection):
-                row = connection.execute(_CLOSE, values + _where(change)).fetchone()
-                if row is None:
-                    return None
-                closed = reservation_from_row(row)
-                _record(
-                    connection,
-                    closed,
-                    kind=_CLOSE_EVENTS[status],
-                    actor=change.dealer_id,
-                    at=change.at,
-                    request_id=change.request_id,
-                )
-                _complete(connection, completion, closed)
-                return closed
+            row = connection.execute(_CLOSE, values + _where(change)).fetchone()
+            if row is None:
+                return None
+            closed = reservation_from_row(row)
+            _record(
+                connection,
+                closed,
+                kind=_CLOSE_EVENTS[status],
+                actor=change.dealer_id,
+                at=change.at,
+                request_id=change.request_id,
+            )
+            _complete(connection, completion, closed)
+            return closed
 
-        return await self._db.run(_close)
+        return await self._db.write(_close)
 
     async def extend(
         self,
@@ -157,45 +155,43 @@ class SqliteReservationStore:
         values = (to_text(until), to_text(change.at))
 
         def _extend(connection: sqlite3.Connection) -> Reservation | None:
-            with write_transaction(connection):
-                row = connection.execute(_EXTEND, values + _where(change)).fetchone()
-                if row is None:
-                    return None
-                extended = reservation_from_row(row)
-                _record(
-                    connection,
-                    extended,
-                    kind=EventKind.EXTENDED,
-                    actor=change.dealer_id,
-                    at=change.at,
-                    request_id=change.request_id,
-                )
-                _complete(connection, completion, extended)
-                return extended
+            row = connection.execute(_EXTEND, values + _where(change)).fetchone()
+            if row is None:
+                return None
+            extended = reservation_from_row(row)
+            _record(
+                connection,
+                extended,
+                kind=EventKind.EXTENDED,
+                actor=change.dealer_id,
+                at=change.at,
+                request_id=change.request_id,
+            )
+            _complete(connection, completion, extended)
+            return extended
 
-        return await self._db.run(_extend)
+        return await self._db.write(_extend)
 
     async def expire_due(self, *, now: datetime, limit: int) -> int:
         def _expire_due(connection: sqlite3.Connection) -> int:
-            with write_transaction(connection):
-                due = connection.execute(_DUE, (to_text(now), limit)).fetchall()
-                for reservation_id, org, expires_at in due:
-                    connection.execute(_EXPIRE, (reservation_id,))
-                    connection.execute(
-                        _INSERT_EVENT,
-                        (
-                            reservation_id,
-                            org,
-                            "EXPIRED",
-                            SYSTEM_ACTOR,
-                            expires_at,
-                            None,
-                            None,
-                        ),
-                    )
+            due = connection.execute(_DUE, (to_text(now), limit)).fetchall()
+            for reservation_id, org, expires_at in due:
+                connection.execute(_EXPIRE, (reservation_id,))
+                connection.execute(
+                    _INSERT_EVENT,
+                    (
+                        reservation_id,
+                        org,
+                        "EXPIRED",
+                        SYSTEM_ACTOR,
+                        expires_at,
+                        None,
+                        None,
+                    ),
+                )
             return len(due)
 
-        return await self._db.run(_expire_due)
+        return await self._db.write(_expire_due)
 
     async def history(self, org: str, reservation_id: UUID) -> list[ReservationEvent]:
         def _history(connection: sqlite3.Connection) -> list[ReservationEvent]:
@@ -213,7 +209,7 @@ class SqliteReservationStore:
                 for row in rows
             ]
 
-        return await self._db.run(_history)
+        return await self._db.read(_history)
 
 
 def _insert(

@@ -57,7 +57,7 @@ class SqliteReservationSearch:
                 reservation_from_row(row) for row in connection.execute(query, values)
             ]
 
-        return await self._db.run(_search)
+        return await self._db.read(_search)
 
 
 def statement(
