@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TextIO
 
 import httpx
 import structlog
@@ -65,13 +66,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def configure_logging(settings: Settings) -> None:
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Events with key=value fields: readable in a terminal, JSON in production."""
+    stream = sys.stderr if stream is None else stream
     level = logging.getLevelName(settings.log_level.upper())
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
     )
     # httpx reports every request at INFO; the inventory adapter logs its own
     # events, with the outcome and without the query string.
@@ -85,7 +87,9 @@ def configure_logging(settings: Settings) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        # One write per event, line and all: workers share one log file, and an
+        # event written in two parts can be cut in two by another worker's.
+        logger_factory=structlog.WriteLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
 

@@ -120,7 +120,7 @@ def _configure_logging(level: LogLevel) -> None:
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelName(level.value.upper())
         ),
-        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
         cache_logger_on_first_use=True,
     )
 
