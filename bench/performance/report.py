@@ -59,6 +59,9 @@ class Report:
             by_key.setdefault(row.key, []).append(row)
         self.rows = []
         for runs in by_key.values():
+            if len(runs) == 1 and runs[0].runs:  # kept by an earlier call
+                self.rows.append(runs[0])
+                continue
             ranked = sorted(runs, key=lambda run: run.rate)
             median = ranked[(len(ranked) - 1) // 2]
             self.rows.append(replace(median, runs=tuple(run.rate for run in runs)))
