@@ -61,7 +61,10 @@ class PostgresDatabase:
         try:
             self._pool = await asyncpg.create_pool(
                 self._url,
-                min_size=1,
+                # Every connection is opened at start-up: opened on demand, they
+                # would all be opened by the first burst of requests, which would
+                # wait behind them.
+                min_size=self._pool_size,
                 max_size=self._pool_size,
                 timeout=self._timeout,
                 command_timeout=self._timeout,
