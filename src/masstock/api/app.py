@@ -10,8 +10,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, Request, Router
-from litestar.datastructures import State
-from litestar.di import Provide
 
 from masstock.api import docs, health
 from masstock.api.bodies import MAX_BODY_BYTES
@@ -27,7 +25,7 @@ from masstock.api.reservations import (
     get_reservation_history,
 )
 from masstock.api.search import search_reservations
-from masstock.api.services import Services
+from masstock.api.services import Services, services_of
 from masstock.domain.errors import OrganizationNotFound
 
 ServicesFactory = Callable[[], AbstractAsyncContextManager[Services]]
@@ -80,7 +78,6 @@ def create_app(
     return Litestar(
         route_handlers=[orgs, health.live, health.ready, *docs.ROUTES],
         lifespan=[lifespan],
-        dependencies={"services": Provide(_services, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],
         request_max_body_size=MAX_BODY_BYTES,
@@ -89,14 +86,9 @@ def create_app(
     )
 
 
-def _services(state: State) -> Services:
-    services: Services = state.services
-    return services
-
-
 async def _registered_org(request: Request[Any, Any, Any]) -> None:
     # A hook rather than a guard: Litestar copies the handler for each guard
     # call, and hands a plain function to a worker thread.
     org = request.path_params["org"]
-    if org not in _services(request.app.state).orgs:
+    if org not in services_of(request).orgs:
         raise OrganizationNotFound(org)

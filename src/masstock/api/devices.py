@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import get
-from litestar.di import NamedDependency
+from typing import Any
+
+from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 
-from masstock.api.services import Services
+from masstock.api.services import services_of
 from masstock.domain.identifiers import check_identifier
 from masstock.service.devices import look_up_device
 
@@ -14,10 +15,11 @@ from masstock.service.devices import look_up_device
 @get("/device")
 async def get_device(
     org: FromPath[str],
-    services: NamedDependency[Services],
+    request: Request[Any, Any, Any],
     identifier: FromQuery[str | None] = None,
 ) -> dict[str, str | None]:
     """Retrieves device information by identifier."""
+    services = services_of(request)
     checked = check_identifier("identifier", identifier)
 
     device = await look_up_device(services.devices, org=org, identifier=checked)

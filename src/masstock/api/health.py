@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import MediaType, Response, get
-from litestar.di import NamedDependency
+from litestar import MediaType, Request, Response, get
 
-from masstock.api.services import Services
+from masstock.api.services import services_of
 from masstock.service.health import readiness
 
 
@@ -18,8 +17,9 @@ def live() -> dict[str, str]:
 
 
 @get("/health/ready")
-async def ready(services: NamedDependency[Services]) -> Response[dict[str, Any]]:
+async def ready(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The database answers and its schema is at this version's latest migration."""
+    services = services_of(request)
     state = await readiness(services.schema_probe, expected_schema=services.schema)
 
     body = {

@@ -8,12 +8,11 @@ from typing import Any
 
 import msgspec
 from litestar import MediaType, Request, Response, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from masstock.api import bodies, idempotency
 from masstock.api.request_ids import request_id_of
-from masstock.api.services import Services
+from masstock.api.services import services_of
 from masstock.domain.events import ReservationEvent
 from masstock.domain.reservation import Reservation
 from masstock.service.ports import KeyCompletion, StoredResponse
@@ -23,9 +22,10 @@ AnyRequest = Request[Any, Any, Any]
 
 @post("/reservation", status_code=200)
 async def create_reservation(
-    org: FromPath[str], request: AnyRequest, services: NamedDependency[Services]
+    org: FromPath[str], request: AnyRequest
 ) -> Response[bytes]:
     """Creates a new reservation for a device."""
+    services = services_of(request)
     body = await bodies.json_object(request)
     device_id = bodies.identifier(body, "device_id")
     dealer_id = bodies.identifier(body, "dealer_id")
@@ -50,9 +50,10 @@ async def create_reservation(
 async def get_reservation(
     org: FromPath[str],
     reservation_id: FromPath[str],
-    services: NamedDependency[Services],
+    request: AnyRequest,
 ) -> dict[str, Any]:
     """Retrieves a reservation as it stands now."""
+    services = services_of(request)
     reservation = await services.reservations.get(
         org=org, reservation_id=reservation_id
     )
@@ -63,9 +64,10 @@ async def get_reservation(
 async def get_reservation_history(
     org: FromPath[str],
     reservation_id: FromPath[str],
-    services: NamedDependency[Services],
+    request: AnyRequest,
 ) -> dict[str, Any]:
     """Lists every change of a reservation, oldest first."""
+    services = services_of(request)
     events = await services.reservations.history(org=org, reservation_id=reservation_id)
     return {"items": [_event_view(event) for event in events]}
 
@@ -75,15 +77,13 @@ async def cancel_reservation(
     org: FromPath[str],
     reservation_id: FromPath[str],
     request: AnyRequest,
-    services: NamedDependency[Services],
 ) -> Response[bytes]:
     """Cancels an existing reservation, as the dealer who created it."""
     return await _close(
         request,
         org=org,
         reservation_id=reservation_id,
-        services=services,
-        use_case=services.reservations.cancel,
+        use_case=services_of(request).reservations.cancel,
     )
 
 
@@ -92,15 +92,13 @@ async def finalize_reservation(
     org: FromPath[str],
     reservation_id: FromPath[str],
     request: AnyRequest,
-    services: NamedDependency[Services],
 ) -> Response[bytes]:
     """Finalizes a reservation (the sale happened), as the dealer who created it."""
     return await _close(
         request,
         org=org,
         reservation_id=reservation_id,
-        services=services,
-        use_case=services.reservations.finalize,
+        use_case=services_of(request).reservations.finalize,
     )
 
 
@@ -109,7 +107,6 @@ async def _close(
     *,
     org: str,
     reservation_id: str,
-    services: Services,
     use_case: Callable[..., Awaitable[Reservation]],
 ) -> Response[bytes]:
     body = await bodies.json_object(request)
@@ -125,7 +122,7 @@ async def _close(
         )
 
     return await idempotency.respond(
-        request, org=org, services=services, action=close, render=_empty_ok
+        request, org=org, services=services_of(request), action=close, render=_empty_ok
     )
 
 
@@ -134,9 +131,9 @@ async def extend_reservation(
     org: FromPath[str],
     reservation_id: FromPath[str],
     request: AnyRequest,
-    services: NamedDependency[Services],
 ) -> Response[bytes]:
     """Extends an active reservation, as the dealer who created it."""
+    services = services_of(request)
     body = await bodies.json_object(request)
     dealer = bodies.identifier(body, "dealer")
     ttl_seconds = bodies.optional_integer(body, "ttl_seconds")

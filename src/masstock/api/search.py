@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import get
-from litestar.di import NamedDependency
+from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 
 from masstock.api.reservations import reservation_view
-from masstock.api.services import Services
+from masstock.api.services import services_of
 from masstock.domain.search import SearchQuery
 
 
@@ -17,7 +16,7 @@ from masstock.domain.search import SearchQuery
 async def search_reservations(  # noqa: PLR0913 (one argument per query parameter)
     *,
     org: FromPath[str],
-    services: NamedDependency[Services],
+    request: Request[Any, Any, Any],
     dealer_id: FromQuery[str | None] = None,
     device_id: FromQuery[str | None] = None,
     status: FromQuery[str | None] = None,
@@ -37,7 +36,7 @@ async def search_reservations(  # noqa: PLR0913 (one argument per query paramete
         cursor=cursor,
     )
 
-    page = await services.search.page(org, query)
+    page = await services_of(request).search.page(org, query)
     return {
         "items": [reservation_view(reservation) for reservation in page.items],
         "next_cursor": page.next_cursor,

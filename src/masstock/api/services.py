@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
 
 from masstock.service.idempotency import Idempotency
 from masstock.service.ports import DeviceDirectory, SchemaProbe
@@ -21,3 +24,13 @@ class Services:
     schema_probe: SchemaProbe
     schema: str
     idempotency: Idempotency
+
+
+def services_of(request: Request[Any, Any, Any]) -> Services:
+    """The services the application opened at start-up.
+
+    Read from the application's state rather than injected: Litestar's
+    dependency injection costs each request more than the lookup it serves.
+    """
+    services: Services = request.app.state.services
+    return services
