@@ -331,6 +331,9 @@ def _postgres(bench: Bench, catalog: Path) -> None:
             bench.report.notes.append(
                 f"grew the table to {options.grown:,} reservations in {took:.0f} s"
             )
+            # The server idled while the table grew: asyncpg closes connections
+            # idle for five minutes, and the first requests would reopen them.
+            _warm_up(bench, server)
             grown = f"PostgreSQL, {options.grown:,} reservations"
             for _ in range(options.repeat):
                 _lifecycle(bench, server, url, system=grown, full=False)
