@@ -20,6 +20,20 @@ from masstock.service.reservations import Holding
 
 DEFAULT_ORGS = ("yoigo", "masmovil", "pepephone", "lebara", "lowi")
 
+# The signature algorithms a token may use: public-key ones only.
+ASYMMETRIC_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
 
 class Settings(BaseSettings):
     """Everything the service can be told at start-up."""
@@ -54,6 +68,23 @@ class Settings(BaseSettings):
     inventory_max_body: int = Field(default=65536, ge=1024)
     idempotency_ttl: int = Field(default=24 * 3600, ge=60)
     shutdown_grace: int = Field(default=20, ge=1, le=600)
+    auth: Literal["none", "jwt"] = "none"
+    jwt_public_key_file: Path | None = None
+    jwt_jwks_file: Path | None = None
+    jwt_jwks_url: str | None = None
+    jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = ("RS256",)
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_leeway: int = Field(default=30, ge=0, le=300)
+    jwt_jwks_cache_ttl: float = Field(default=3600.0, gt=0)
+    jwt_jwks_min_refresh: float = Field(default=30.0, ge=0)
+    jwt_orgs_claim: str = "orgs"
+    jwt_dealer_claim: str = "dealer_id"
+    jwt_scope_claim: str = "scope"
+    dealer_max_active: int = Field(default=0, ge=0)
+    rate_limit: str | None = None
+    redis_url: str | None = None
+    max_header_bytes: int = Field(default=16384, ge=1024, le=1_048_576)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
 
@@ -91,7 +122,56 @@ class Settings(BaseSettings):
             return url
         raise ValueError("must be an http:// or https:// URL")
 
-    @field_validator("inventory_token_file")
+    @field_validator("jwt_algorithms", mode="before")
+    @classmethod
+    def _split_algorithms(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(name.strip() for name in value.split(",") if name.strip())
+        return value
+
+    @field_validator("jwt_algorithms")
+    @classmethod
+    def _asymmetric_algorithms(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        # Keys are public: an HMAC algorithm would let anyone holding the
+        # public key sign, and "none" would let anyone at all.
+        if not names:
+            raise ValueError("must name at least one algorithm")
+        bad = [name for name in names if name not in ASYMMETRIC_ALGORITHMS]
+        if bad:
+            allowed = ", ".join(ASYMMETRIC_ALGORITHMS)
+            raise ValueError(f"{bad[0]!r} is not accepted; choose from {allowed}")
+        return names
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from limits import parse_many  # noqa: PLC0415 (only when one is set)
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(
+                "must be limits like 20/second or 100/second;2000/minute"
+            ) from None
+        return value.strip()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, url: str | None) -> str | None:
+        if url is None or url.startswith(("redis://", "rediss://")):
+            return url
+        raise ValueError("must be a redis:// or rediss:// URL")
+
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _jwks_url(cls, url: str | None) -> str | None:
+        if url is None or url.startswith(("http://", "https://")):
+            return url
+        raise ValueError("must be an http:// or https:// URL")
+
+    @field_validator("inventory_token_file", "jwt_public_key_file", "jwt_jwks_file")
     @classmethod
     def _readable(cls, path: Path | None) -> Path | None:
         if path is not None and not path.is_file():
@@ -124,7 +204,25 @@ class Settings(BaseSettings):
             raise ValueError(message)
         if self.sim_inventory_url is not None and self.inventory_url is None:
             raise ValueError("MASSTOCK_SIM_INVENTORY_URL needs MASSTOCK_INVENTORY_URL")
+        if self.auth == "jwt":
+            self._check_jwt()
         return self
+
+    def _check_jwt(self) -> None:
+        sources = [
+            self.jwt_public_key_file,
+            self.jwt_jwks_file,
+            self.jwt_jwks_url,
+        ]
+        if sum(source is not None for source in sources) != 1:
+            message = (
+                "MASSTOCK_AUTH=jwt needs one of MASSTOCK_JWT_PUBLIC_KEY_FILE, "
+                "_JWKS_FILE or _JWKS_URL"
+            )
+            raise ValueError(message)
+        if not self.jwt_issuer or not self.jwt_audience:
+            message = "MASSTOCK_AUTH=jwt needs MASSTOCK_JWT_ISSUER and _AUDIENCE"
+            raise ValueError(message)
 
     def inventory_bearer_token(self) -> str | None:
         """The static bearer token, from the setting or its file."""

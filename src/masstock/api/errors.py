@@ -18,8 +18,15 @@ from masstock.domain import errors
 
 log = structlog.get_logger(__name__)
 
+REALM = "masstock"
+
 STATUS: dict[type[errors.MasstockError], int] = {
     errors.ValidationFailed: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.DealerLimitReached: 409,
+    errors.RateLimited: 429,
+    errors.AuthUnavailable: 503,
     errors.DealerMismatch: 400,
     errors.OrganizationNotFound: 404,
     errors.UnknownDevice: 404,
@@ -63,9 +70,30 @@ def _on_masstock_error(
     if status >= 500:
         log.warning("request failed", code=exc.code, details=exc.details)
     response = error_response(status, exc.code, exc.message, exc.details)
-    if isinstance(exc, errors.InventoryUnavailable):
+    if isinstance(exc, errors.InventoryUnavailable | errors.RateLimited):
         response.headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, errors.Unauthorized | errors.Forbidden):
+        challenge = _challenge(exc)
+        if challenge is not None:
+            response.headers["WWW-Authenticate"] = challenge
     return response
+
+
+def _challenge(exc: errors.Unauthorized | errors.Forbidden) -> str | None:
+    # RFC 6750, section 3: no error code when no token came; invalid_token
+    # for a bad one; insufficient_scope, with the scope, when one is missing.
+    if isinstance(exc, errors.Unauthorized):
+        if not exc.presented:
+            return f'Bearer realm="{REALM}"'
+        return (
+            f'Bearer realm="{REALM}", error="invalid_token", '
+            f'error_description="{exc.message}"'
+        )
+    if exc.scope is not None:
+        return (
+            f'Bearer realm="{REALM}", error="insufficient_scope", scope="{exc.scope}"'
+        )
+    return None
 
 
 def _on_http_error(

@@ -8,7 +8,12 @@ from typing import Any
 from litestar import Request
 
 from masstock.service.idempotency import Idempotency
-from masstock.service.ports import DeviceDirectory, SchemaProbe
+from masstock.service.ports import (
+    DeviceDirectory,
+    RateLimiter,
+    SchemaProbe,
+    TokenVerifier,
+)
 from masstock.service.reservations import Reservations
 from masstock.service.search import SearchReservations
 
@@ -24,6 +29,10 @@ class Services:
     schema_probe: SchemaProbe
     schema: str
     idempotency: Idempotency
+    # None when MASSTOCK_AUTH=none: every request is the anonymous caller.
+    tokens: TokenVerifier | None = None
+    # None when MASSTOCK_RATE_LIMIT is not set.
+    limiter: RateLimiter | None = None
 
 
 def services_of(request: Request[Any, Any, Any]) -> Services:

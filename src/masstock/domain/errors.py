@@ -189,3 +189,65 @@ class StorageUnavailable(MasstockError):
         ),
     ) -> None:
         super().__init__(message, details)
+
+
+class Unauthorized(MasstockError):
+    """The request carries no usable credentials; nothing was done.
+
+    ``presented`` tells whether a token came at all: an answer to a request
+    with none names no error (RFC 6750, section 3.1).
+    """
+
+    code = "UNAUTHORIZED"
+
+    def __init__(self, message: str, *, presented: bool = True) -> None:
+        super().__init__(message)
+        self.presented = presented
+
+
+class Forbidden(MasstockError):
+    """The caller is known but may not do this; nothing was done.
+
+    ``scope`` names the missing scope when that is the reason.
+    """
+
+    code = "FORBIDDEN"
+
+    def __init__(self, message: str, *, scope: str | None = None) -> None:
+        super().__init__(message)
+        self.scope = scope
+
+
+class AuthUnavailable(MasstockError):
+    """The issuer's signing keys could not be fetched to check a token."""
+
+    code = "AUTH_UNAVAILABLE"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Unable to check the bearer token",
+            "The issuer's signing keys could not be fetched. Please try again later.",
+        )
+
+
+class DealerLimitReached(MasstockError):
+    """The dealer already holds as many devices as a dealer may."""
+
+    code = "DEALER_LIMIT_REACHED"
+
+    def __init__(self, dealer_id: str, limit: int) -> None:
+        super().__init__(
+            f"Dealer {dealer_id} already holds {limit} active reservations",
+            "Cancel or finalize a reservation before creating another.",
+        )
+        self.limit = limit
+
+
+class RateLimited(MasstockError):
+    """The caller sent more requests than its limit allows; this one was not run."""
+
+    code = "RATE_LIMITED"
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__("Too many requests", f"Retry after {retry_after} seconds.")
+        self.retry_after = retry_after

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
+from masstock.domain.access import Caller
 from masstock.domain.device import Device, DeviceBatch
 from masstock.domain.events import ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
@@ -210,4 +211,29 @@ class IdempotencyKeys(Protocol):
 
     async def purge(self, *, now: datetime) -> int:
         """Forget the keys whose time is up; how many."""
+        ...
+
+
+class TokenVerifier(Protocol):
+    """Bearer tokens checked against the issuer's keys."""
+
+    async def verify(self, token: str) -> Caller:
+        """The caller the token speaks for; raises Unauthorized if it is not good.
+
+        A token signed with a key the issuer does not publish (an unknown
+        ``kid``) is not good either; when the published keys cannot be fetched
+        and none known fits, raises AuthUnavailable.
+        """
+        ...
+
+
+class RateLimiter(Protocol):
+    """Requests counted per caller, over a window shared by every replica."""
+
+    async def hit(self, caller: str) -> int | None:
+        """Count one request of ``caller``: None if allowed, else seconds to wait.
+
+        When the limiter's own store is away, the request is allowed and the
+        failure logged: an abuse limit never takes the service down with it.
+        """
         ...
