@@ -15,24 +15,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from masstock.domain.access import SIGNATURE_ALGORITHMS
 from masstock.domain.identifiers import IDENTIFIER
 from masstock.service.reservations import Holding
 
 DEFAULT_ORGS = ("yoigo", "masmovil", "pepephone", "lebara", "lowi")
-
-# The signature algorithms a token may use: public-key ones only.
-ASYMMETRIC_ALGORITHMS = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
 
 
 class Settings(BaseSettings):
@@ -132,13 +119,11 @@ class Settings(BaseSettings):
     @field_validator("jwt_algorithms")
     @classmethod
     def _asymmetric_algorithms(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        # Keys are public: an HMAC algorithm would let anyone holding the
-        # public key sign, and "none" would let anyone at all.
         if not names:
             raise ValueError("must name at least one algorithm")
-        bad = [name for name in names if name not in ASYMMETRIC_ALGORITHMS]
+        bad = [name for name in names if name not in SIGNATURE_ALGORITHMS]
         if bad:
-            allowed = ", ".join(ASYMMETRIC_ALGORITHMS)
+            allowed = ", ".join(SIGNATURE_ALGORITHMS)
             raise ValueError(f"{bad[0]!r} is not accepted; choose from {allowed}")
         return names
 
@@ -234,9 +219,13 @@ class Settings(BaseSettings):
 
     @property
     def holding(self) -> Holding:
-        """How long holds last, in the service's terms."""
+        """How long holds last and how many a dealer may keep, in service terms."""
         ttl = timedelta(seconds=self.reservation_ttl) if self.reservation_ttl else None
-        return Holding(ttl=ttl, max_ttl=timedelta(seconds=self.reservation_max_ttl))
+        return Holding(
+            ttl=ttl,
+            max_ttl=timedelta(seconds=self.reservation_max_ttl),
+            dealer_limit=self.dealer_max_active or None,
+        )
 
     @property
     def is_sqlite(self) -> bool:

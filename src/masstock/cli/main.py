@@ -9,6 +9,7 @@ import typer
 
 from masstock.cli.devices import devices_app
 from masstock.cli.fake_inventory import fake_inventory
+from masstock.cli.keys import keys_app, token_app
 from masstock.cli.reservations import reservations_app
 from masstock.domain.errors import StorageUnavailable
 from masstock.settings import Settings, SettingsError, load_settings
@@ -23,6 +24,8 @@ db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(devices_app, name="devices")
 app.add_typer(reservations_app, name="reservations")
+app.add_typer(keys_app, name="keys")
+app.add_typer(token_app, name="token")
 app.command("fake-inventory")(fake_inventory)
 
 
@@ -48,6 +51,18 @@ def upgrade_or_exit(settings: Settings) -> str:
         raise typer.Exit(1) from None
 
 
+def keys_or_exit(settings: Settings) -> None:
+    """Check the issuer's key file, or say why it cannot serve and exit with 2."""
+    from masstock.adapters.tokens import KeySourceError, check_key_file
+    from masstock.bootstrap import token_config
+
+    try:
+        check_key_file(token_config(settings))
+    except KeySourceError as exc:
+        typer.echo(f"masstock: bad key file {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -67,6 +82,8 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
+    if settings.auth == "jwt":
+        keys_or_exit(settings)
     upgrade_or_exit(settings)
 
     # uvicorn drains on SIGTERM, then raises the signal again under whatever

@@ -12,6 +12,22 @@ from enum import StrEnum
 
 from masstock.domain.errors import Forbidden
 
+# The signature algorithms a token may be signed with: public-key ones only.
+# With an HMAC algorithm anyone holding the issuer's public key could sign a
+# token; with "none", anyone at all.
+SIGNATURE_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
 
 class Scope(StrEnum):
     """What a token lets its bearer do."""
