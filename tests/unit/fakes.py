@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from masstock.domain.device import Device
-from masstock.domain.errors import StorageUnavailable
+from masstock.domain.errors import DealerLimitReached, StorageUnavailable
 from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
 from masstock.service.ports import Change, KeyCompletion, StoredResponse
@@ -42,12 +42,13 @@ class FakeDeviceDirectory:
 
 class FakeReservationStore:
     """Reservations in a dict, keeping the databases' rules: one active hold per
-    device, expired holds closed when a new one takes the device, history."""
+    device, expired holds closed when a new one takes the device, a cap on a
+    dealer's active holds when asked, history."""
 
     def __init__(self) -> None:
         self.rows: dict[UUID, Reservation] = {}
         self.events: list[ReservationEvent] = []
-        self.answers: dict[tuple[str, str], StoredResponse] = {}
+        self.answers: dict[tuple[str, str, str], StoredResponse] = {}
         self.down = False
 
     async def add(
@@ -56,6 +57,7 @@ class FakeReservationStore:
         *,
         request_id: str | None,
         completion: KeyCompletion | None = None,
+        dealer_limit: int | None = None,
     ) -> Reservation:
         self._check_up()
         holder = next(
@@ -69,6 +71,10 @@ class FakeReservationStore:
         )
         if holder is not None and not holder.is_expired_at(reservation.created_at):
             return holder
+        if dealer_limit is not None and self._active_of_dealer(reservation) >= (
+            dealer_limit
+        ):
+            raise DealerLimitReached(reservation.dealer_id, dealer_limit)
         if holder is not None:
             self._write(holder.expired(), EventKind.EXPIRED, SYSTEM_ACTOR, request_id)
         self.rows[reservation.id] = reservation
@@ -143,8 +149,18 @@ class FakeReservationStore:
 
     def _complete(self, completion: KeyCompletion | None, result: Reservation) -> None:
         if completion is not None:
-            self.answers[(completion.org, completion.key)] = completion.render(result)
+            key = (completion.org, completion.caller, completion.key)
+            self.answers[key] = completion.render(result)
             completion.written = True
+
+    def _active_of_dealer(self, reservation: Reservation) -> int:
+        return sum(
+            1
+            for row in self.rows.values()
+            if (row.org, row.dealer_id) == (reservation.org, reservation.dealer_id)
+            and row.is_active
+            and not row.is_expired_at(reservation.created_at)
+        )
 
     def _active_hold(self, change: Change) -> Reservation | None:
         self._check_up()

@@ -1,6 +1,7 @@
 """The ``Idempotency-Key`` header on POST routes (IETF draft, "The
 Idempotency-Key HTTP Header Field"): the same key with the same request
-replays the first answer, marked ``Idempotent-Replayed: true``."""
+replays the first answer, marked ``Idempotent-Replayed: true``.  A key is the
+caller's own: the same key from another caller is another key."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from litestar import Request, Response
 
+from masstock.api.auth import caller_of
 from masstock.api.services import Services
 from masstock.domain.errors import ValidationFailed
 from masstock.domain.reservation import Reservation
@@ -36,18 +38,21 @@ async def respond(
     if key is None:
         return _response(render(await action(None)))
 
+    caller = caller_of(request).subject
     fingerprint = await _fingerprint(request)
-    claim = await services.idempotency.begin(org=org, key=key, fingerprint=fingerprint)
+    claim = await services.idempotency.begin(
+        org=org, caller=caller, key=key, fingerprint=fingerprint
+    )
     if claim.stored is not None:
         replay = _response(claim.stored)
         replay.headers["Idempotent-Replayed"] = "true"
         return replay
 
-    completion = KeyCompletion(org=org, key=key, render=render)
+    completion = KeyCompletion(org=org, caller=caller, key=key, render=render)
     try:
         result = await action(completion)
     except BaseException:
-        await services.idempotency.abandon(org=org, key=key)
+        await services.idempotency.abandon(org=org, caller=caller, key=key)
         raise
     stored = render(result)
     await services.idempotency.finish(completion, stored)

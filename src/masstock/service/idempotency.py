@@ -1,6 +1,8 @@
 """Idempotent retries: a retried POST gets the first answer, not a second effect.
 
-A key is claimed before the request runs; the answer is kept under it in the
+A key belongs to an org and a caller (the subject of the request's
+credentials, "" when nobody signs in), so that one caller never sees another's
+answer.  A key is claimed before the request runs; the answer is kept under it in the
 same transaction as the change it reports (see ``KeyCompletion``), or just
 after when the request changed nothing (a repeated cancellation).  A request
 that fails releases its claim: nothing changed, so its retry runs afresh.
@@ -40,11 +42,14 @@ class Idempotency:
         self._clock = clock
         self._ttl = ttl
 
-    async def begin(self, *, org: str, key: str, fingerprint: str) -> Claim:
-        """Claim ``key`` for this request, or get the answer to replay."""
+    async def begin(
+        self, *, org: str, caller: str, key: str, fingerprint: str
+    ) -> Claim:
+        """Claim ``caller``'s ``key`` for this request, or get the answer to replay."""
         now = self._clock()
         claim = await self._keys.claim(
             org=org,
+            caller=caller,
             key=key,
             fingerprint=fingerprint,
             now=now,
@@ -63,13 +68,16 @@ class Idempotency:
         """Keep the answer, unless the change already kept it with itself."""
         if not completion.written:
             await self._keys.complete(
-                org=completion.org, key=completion.key, stored=stored
+                org=completion.org,
+                caller=completion.caller,
+                key=completion.key,
+                stored=stored,
             )
 
-    async def abandon(self, *, org: str, key: str) -> None:
+    async def abandon(self, *, org: str, caller: str, key: str) -> None:
         """Release the claim of a request that failed and changed nothing."""
         try:
-            await self._keys.release(org=org, key=key)
+            await self._keys.release(org=org, caller=caller, key=key)
         except StorageUnavailable:
             # The database is away; the claim goes stale and a retry takes it.
             log.warning("idempotency claim left to go stale", org=org)

@@ -80,6 +80,7 @@ class ReservationStore(Protocol):
         *,
         request_id: str | None,
         completion: KeyCompletion | None = None,
+        dealer_limit: int | None = None,
     ) -> Reservation:
         """Store ``reservation`` unless its device is held; return the holder.
 
@@ -87,6 +88,12 @@ class ReservationStore(Protocol):
         active reservation that holds the device.  A holder whose time ran out
         by ``reservation.created_at`` is closed as expired first, in the same
         transaction, and does not count.
+
+        With ``dealer_limit``, a dealer that already holds that many active
+        reservations in the org (those whose time ran out by
+        ``reservation.created_at`` do not count) gets DealerLimitReached and
+        nothing changes, under any concurrency; a device held by another still
+        answers with its holder.  None: no cap.
         """
         ...
 
@@ -168,6 +175,7 @@ class KeyCompletion:
     """
 
     org: str
+    caller: str
     key: str
     render: Callable[[Reservation], StoredResponse]
     written: bool = False
@@ -182,12 +190,17 @@ class Claim:
 
 
 class IdempotencyKeys(Protocol):
-    """Idempotency keys and the answers kept under them."""
+    """Idempotency keys and the answers kept under them, per org and caller.
 
-    async def claim(
+    ``caller`` is the subject of the request's credentials ("" when nobody
+    signs in): the same key from two callers is two keys.
+    """
+
+    async def claim(  # noqa: PLR0913 (three names of a key, three times)
         self,
         *,
         org: str,
+        caller: str,
         key: str,
         fingerprint: str,
         now: datetime,
@@ -201,11 +214,13 @@ class IdempotencyKeys(Protocol):
         """
         ...
 
-    async def complete(self, *, org: str, key: str, stored: StoredResponse) -> None:
+    async def complete(
+        self, *, org: str, caller: str, key: str, stored: StoredResponse
+    ) -> None:
         """Keep ``stored`` as the answer under ``key`` (nothing else changed)."""
         ...
 
-    async def release(self, *, org: str, key: str) -> None:
+    async def release(self, *, org: str, caller: str, key: str) -> None:
         """Drop an unfinished claim: its request changed nothing."""
         ...
 

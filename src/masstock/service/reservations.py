@@ -11,6 +11,7 @@ from uuid import UUID
 import structlog
 
 from masstock.domain.errors import (
+    DealerLimitReached,
     ReservationConflict,
     ReservationNotFound,
     StorageUnavailable,
@@ -37,10 +38,15 @@ _CHANGE_ATTEMPTS = 3
 
 @dataclass(frozen=True, slots=True)
 class Holding:
-    """How long holds last: ``ttl`` by default (None: forever), at most ``max_ttl``."""
+    """How long holds last, and how many a dealer may keep at once.
+
+    ``ttl`` by default (None: forever), at most ``max_ttl``; at most
+    ``dealer_limit`` active holds per dealer in an org (None: no cap).
+    """
 
     ttl: timedelta | None = timedelta(hours=72)
     max_ttl: timedelta = timedelta(days=30)
+    dealer_limit: int | None = None
 
 
 class Reservations:
@@ -83,9 +89,23 @@ class Reservations:
             at=self._clock(),
             ttl=self._holding.ttl,
         )
-        holder = await self._store.add(
-            reservation, request_id=request_id, completion=completion
-        )
+        try:
+            holder = await self._store.add(
+                reservation,
+                request_id=request_id,
+                completion=completion,
+                dealer_limit=self._holding.dealer_limit,
+            )
+        except DealerLimitReached:
+            log.info(
+                "reservation refused, dealer limit reached",
+                org=org,
+                device_id=device_id,
+                dealer_id=dealer_id,
+                limit=self._holding.dealer_limit,
+            )
+            raise
+
         if holder.id != reservation.id:
             log.info(
                 "reservation refused, device held",

@@ -8,17 +8,19 @@ from masstock.adapters.postgres.database import PostgresDatabase
 from masstock.service.ports import Claim, StoredResponse
 
 _CLAIM = (
-    "INSERT INTO idempotency_keys (org, key, fingerprint, claimed_at, expires_at) "
-    "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org, key) DO NOTHING RETURNING 1"
+    "INSERT INTO idempotency_keys "
+    "(org, caller, key, fingerprint, claimed_at, expires_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6) "
+    "ON CONFLICT (org, caller, key) DO NOTHING RETURNING 1"
 )
 _HELD = (
     "SELECT fingerprint, status_code, media_type, body, claimed_at, expires_at "
-    "FROM idempotency_keys WHERE org = $1 AND key = $2 FOR UPDATE"
+    "FROM idempotency_keys WHERE org = $1 AND caller = $2 AND key = $3 FOR UPDATE"
 )
 _RECLAIM = (
-    "UPDATE idempotency_keys SET fingerprint = $3, status_code = NULL, "
-    "media_type = NULL, body = NULL, claimed_at = $4, expires_at = $5 "
-    "WHERE org = $1 AND key = $2"
+    "UPDATE idempotency_keys SET fingerprint = $4, status_code = NULL, "
+    "media_type = NULL, body = NULL, claimed_at = $5, expires_at = $6 "
+    "WHERE org = $1 AND caller = $2 AND key = $3"
 )
 
 
@@ -28,10 +30,11 @@ class PostgresIdempotencyKeys:
     def __init__(self, database: PostgresDatabase) -> None:
         self._db = database
 
-    async def claim(
+    async def claim(  # noqa: PLR0913 (three names of a key, three times)
         self,
         *,
         org: str,
+        caller: str,
         key: str,
         fingerprint: str,
         now: datetime,
@@ -40,16 +43,17 @@ class PostgresIdempotencyKeys:
     ) -> Claim:
         async with self._db.connection() as connection:
             if await connection.fetchval(
-                _CLAIM, org, key, fingerprint, now, expires_at
+                _CLAIM, org, caller, key, fingerprint, now, expires_at
             ):
                 return Claim("claimed")
 
             async with connection.transaction():
-                row = await connection.fetchrow(_HELD, org, key)
+                row = await connection.fetchrow(_HELD, org, caller, key)
                 if row is None or row["expires_at"] <= now:
                     await connection.execute(
                         _RECLAIM if row else _CLAIM,
                         org,
+                        caller,
                         key,
                         fingerprint,
                         now,
@@ -65,29 +69,33 @@ class PostgresIdempotencyKeys:
                     return Claim("replay", stored)
                 if row["claimed_at"] < stale_before:
                     await connection.execute(
-                        _RECLAIM, org, key, fingerprint, now, expires_at
+                        _RECLAIM, org, caller, key, fingerprint, now, expires_at
                     )
                     return Claim("claimed")
                 return Claim("in_use")
 
-    async def complete(self, *, org: str, key: str, stored: StoredResponse) -> None:
+    async def complete(
+        self, *, org: str, caller: str, key: str, stored: StoredResponse
+    ) -> None:
         async with self._db.connection() as connection:
             await connection.execute(
-                "UPDATE idempotency_keys SET status_code = $3, media_type = $4, "
-                "body = $5 WHERE org = $1 AND key = $2",
+                "UPDATE idempotency_keys SET status_code = $4, media_type = $5, "
+                "body = $6 WHERE org = $1 AND caller = $2 AND key = $3",
                 org,
+                caller,
                 key,
                 stored.status,
                 stored.media_type,
                 stored.body,
             )
 
-    async def release(self, *, org: str, key: str) -> None:
+    async def release(self, *, org: str, caller: str, key: str) -> None:
         async with self._db.connection() as connection:
             await connection.execute(
-                "DELETE FROM idempotency_keys "
-                "WHERE org = $1 AND key = $2 AND status_code IS NULL",
+                "DELETE FROM idempotency_keys WHERE org = $1 AND caller = $2 "
+                "AND key = $3 AND status_code IS NULL",
                 org,
+                caller,
                 key,
             )
 

@@ -2,11 +2,13 @@
 
 Each change is one statement: a data-modifying CTE writes the reservation and
 appends its history event together, in autocommit, so that the common path is
-one round trip.  Only taking over an expired hold needs a transaction.
+one round trip.  Only taking over an expired hold needs a transaction, and so
+does a create under a cap on the holds of a dealer (see ``_add_capped``).
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
 from datetime import datetime
@@ -17,7 +19,7 @@ import structlog
 
 from masstock.adapters.batching import BatchedLookups
 from masstock.adapters.postgres.database import PostgresDatabase
-from masstock.domain.errors import StorageUnavailable
+from masstock.domain.errors import DealerLimitReached, StorageUnavailable
 from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
 from masstock.service.ports import Change, KeyCompletion
@@ -54,6 +56,19 @@ _HOLDER = (
     f"SELECT {_COLUMNS} FROM reservations "
     "WHERE org = $1 AND device_id = $2 AND status = 'CREATED'"
 )
+# Creates for one dealer queue here, whichever replica runs them, so that each
+# counts the holds of those before it.
+_LOCK_DEALER = "SELECT pg_advisory_xact_lock($1)"
+# Counting stops at the cap: a dealer over it costs no more than one at it.
+# The partial index of active holds by dealer serves it.
+_ACTIVE_OF_DEALER = """
+SELECT count(*) FROM (
+    SELECT 1 FROM reservations
+    WHERE org = $1 AND dealer_id = $2 AND status = 'CREATED'
+      AND (expires_at IS NULL OR expires_at > $3)
+    LIMIT $4
+) AS active
+"""
 _BY_ID = f"SELECT {_COLUMNS} FROM reservations WHERE id = $1 AND org = $2"
 _BY_IDS = f"SELECT {_COLUMNS} FROM reservations WHERE id = ANY($1::uuid[])"
 # Reads by id share round trips under load, as device lookups do.
@@ -143,7 +158,16 @@ class PostgresReservationStore:
         *,
         request_id: str | None,
         completion: KeyCompletion | None = None,
+        dealer_limit: int | None = None,
     ) -> Reservation:
+        if dealer_limit is not None:
+            return await self._add_capped(
+                reservation,
+                request_id=request_id,
+                completion=completion,
+                limit=dealer_limit,
+            )
+
         async with self._db.connection() as connection:
             for _ in range(_ADD_ATTEMPTS):
                 async with _maybe_transaction(connection, completion):
@@ -168,12 +192,31 @@ class PostgresReservationStore:
                         await _complete(connection, completion, reservation)
                         return reservation
 
-        log.warning(
-            "device changed hands too often to settle",
-            org=reservation.org,
-            device_id=reservation.device_id,
-        )
-        raise StorageUnavailable
+        raise _unsettled(reservation)
+
+    async def _add_capped(
+        self,
+        reservation: Reservation,
+        *,
+        request_id: str | None,
+        completion: KeyCompletion | None,
+        limit: int,
+    ) -> Reservation:
+        """``add`` for a dealer that may hold at most ``limit`` devices at once."""
+        async with self._db.connection() as connection:
+            for _ in range(_ADD_ATTEMPTS):
+                async with connection.transaction():
+                    holder = await _add_under_dealer_lock(
+                        connection,
+                        reservation,
+                        request_id=request_id,
+                        completion=completion,
+                        limit=limit,
+                    )
+                if holder is not None:
+                    return holder
+
+        raise _unsettled(reservation)
 
     async def get(self, org: str, reservation_id: UUID) -> Reservation | None:
         return await self._reads.get((org, reservation_id))
@@ -274,6 +317,71 @@ async def _insert(
     return inserted is not None
 
 
+async def _add_under_dealer_lock(
+    connection: asyncpg.Connection,
+    reservation: Reservation,
+    *,
+    request_id: str | None,
+    completion: KeyCompletion | None,
+    limit: int,
+) -> Reservation | None:
+    """One try at ``add`` under the cap, inside the caller's transaction: the
+    holder, or None when the device changed hands meanwhile.
+
+    The lock on the dealer comes first and the count is a statement of its
+    own: under READ COMMITTED each statement sees what committed before it
+    began, so the count sees every hold of the dealer's earlier creates, and
+    the dealer's next create counts only once this one has committed.
+    """
+    at = reservation.created_at
+    await connection.execute(_LOCK_DEALER, _dealer_lock_key(reservation))
+    active = await connection.fetchval(
+        _ACTIVE_OF_DEALER, reservation.org, reservation.dealer_id, at, limit
+    )
+    if active >= limit:
+        holder = await _holder(connection, reservation)
+        if holder is not None and not holder.is_expired_at(at):
+            return holder
+        raise DealerLimitReached(reservation.dealer_id, limit)
+
+    if await _insert(connection, reservation, request_id=request_id):
+        await _complete(connection, completion, reservation)
+        return reservation
+
+    holder = await _holder(connection, reservation)
+    if holder is None or not holder.is_expired_at(at):
+        return holder
+    await connection.fetchval(_EXPIRE_HOLDER, holder.id, at, request_id)
+    if await _insert(connection, reservation, request_id=request_id):
+        await _complete(connection, completion, reservation)
+        return reservation
+    return None
+
+
+async def _holder(
+    connection: asyncpg.Connection, reservation: Reservation
+) -> Reservation | None:
+    row = await connection.fetchrow(_HOLDER, reservation.org, reservation.device_id)
+    return None if row is None else reservation_from_row(row)
+
+
+def _dealer_lock_key(reservation: Reservation) -> int:
+    """The advisory lock of the reservation's dealer in its org, in any process."""
+    digest = hashlib.blake2b(
+        f"{reservation.org}/{reservation.dealer_id}".encode(), digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _unsettled(reservation: Reservation) -> StorageUnavailable:
+    log.warning(
+        "device changed hands too often to settle",
+        org=reservation.org,
+        device_id=reservation.device_id,
+    )
+    return StorageUnavailable()
+
+
 def _maybe_transaction(
     connection: asyncpg.Connection, completion: KeyCompletion | None
 ) -> AbstractAsyncContextManager[object]:
@@ -294,11 +402,12 @@ async def _complete(
     stored = completion.render(result)
     await connection.execute(
         "UPDATE idempotency_keys SET status_code = $1, media_type = $2, body = $3 "
-        "WHERE org = $4 AND key = $5",
+        "WHERE org = $4 AND caller = $5 AND key = $6",
         stored.status,
         stored.media_type,
         stored.body,
         completion.org,
+        completion.caller,
         completion.key,
     )
     completion.written = True

@@ -18,6 +18,7 @@ from masstock.adapters.sqlite.database import (
     maybe_time,
     to_text,
 )
+from masstock.domain.errors import DealerLimitReached
 from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
 from masstock.service.ports import Change, KeyCompletion
@@ -35,6 +36,12 @@ _INSERT = (
 _HOLDER = (
     f"SELECT {_COLUMNS} FROM reservations "
     "WHERE org = ? AND device_id = ? AND status = 'CREATED'"
+)
+# Counting stops at the cap: a dealer over it costs no more than one at it.
+_ACTIVE_OF_DEALER = (
+    "SELECT count(*) FROM (SELECT 1 FROM reservations "
+    "WHERE org = ? AND dealer_id = ? AND status = 'CREATED' "
+    "AND (expires_at IS NULL OR expires_at > ?) LIMIT ?)"
 )
 _BY_ID = f"SELECT {_COLUMNS} FROM reservations WHERE id = ? AND org = ?"
 # An expired hold closes at the moment it expired, whenever that is written
@@ -88,8 +95,14 @@ class SqliteReservationStore:
         *,
         request_id: str | None,
         completion: KeyCompletion | None = None,
+        dealer_limit: int | None = None,
     ) -> Reservation:
+        # One writer at a time: nothing can come between the count and the
+        # insert, in this process or another.
         def _add(connection: sqlite3.Connection) -> Reservation:
+            if dealer_limit is not None:
+                _check_dealer_limit(connection, reservation, limit=dealer_limit)
+
             if _insert(connection, reservation, request_id=request_id):
                 _complete(connection, completion, reservation)
                 return reservation
@@ -212,6 +225,24 @@ class SqliteReservationStore:
         return await self._db.read(_history)
 
 
+def _check_dealer_limit(
+    connection: sqlite3.Connection, reservation: Reservation, *, limit: int
+) -> None:
+    """Raise DealerLimitReached if the dealer is at ``limit`` and the device free."""
+    at = to_text(reservation.created_at)
+    (active,) = connection.execute(
+        _ACTIVE_OF_DEALER, (reservation.org, reservation.dealer_id, at, limit)
+    ).fetchone()
+    if active < limit:
+        return
+
+    row = connection.execute(
+        _HOLDER, (reservation.org, reservation.device_id)
+    ).fetchone()
+    if row is None or reservation_from_row(row).is_expired_at(reservation.created_at):
+        raise DealerLimitReached(reservation.dealer_id, limit)
+
+
 def _insert(
     connection: sqlite3.Connection,
     reservation: Reservation,
@@ -299,8 +330,15 @@ def _complete(
     stored = completion.render(result)
     connection.execute(
         "UPDATE idempotency_keys SET status_code = ?, media_type = ?, body = ? "
-        "WHERE org = ? AND key = ?",
-        (stored.status, stored.media_type, stored.body, completion.org, completion.key),
+        "WHERE org = ? AND caller = ? AND key = ?",
+        (
+            stored.status,
+            stored.media_type,
+            stored.body,
+            completion.org,
+            completion.caller,
+            completion.key,
+        ),
     )
     completion.written = True
 
