@@ -38,6 +38,7 @@ from masstock.adapters.postgres import (
     PostgresReservationSearch,
     PostgresReservationStore,
 )
+from masstock.adapters.ratelimit import open_rate_limiter
 from masstock.adapters.sqlite import (
     SqliteDatabase,
     SqliteDeviceCatalog,
@@ -45,6 +46,7 @@ from masstock.adapters.sqlite import (
     SqliteReservationSearch,
     SqliteReservationStore,
 )
+from masstock.adapters.tokens import TokenConfig, open_verifier
 from masstock.api.app import create_app
 from masstock.api.services import Services
 from masstock.domain.device import DeviceKind
@@ -60,6 +62,8 @@ from masstock.service.reservations import Reservations
 from masstock.service.search import SearchReservations
 from masstock.settings import Settings, load_settings
 from masstock.sweeper import sweep_forever
+
+log = structlog.get_logger(__name__)
 
 
 def utc_now() -> datetime:
@@ -111,6 +115,18 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         devices: DeviceDirectory = database.catalog
         if settings.inventory_url is not None:
             devices = await stack.enter_async_context(open_inventory(settings))
+        tokens = None
+        if settings.auth == "jwt":
+            tokens = await stack.enter_async_context(
+                open_verifier(token_config(settings))
+            )
+        limiter = None
+        if settings.rate_limit is not None:
+            limiter = await stack.enter_async_context(
+                open_rate_limiter(
+                    limits=settings.rate_limit, redis_url=settings.redis_url
+                )
+            )
 
         yield Services(
             reservations=Reservations(
@@ -129,6 +145,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 clock=utc_now,
                 ttl=timedelta(seconds=settings.idempotency_ttl),
             ),
+            tokens=tokens,
+            limiter=limiter,
         )
 
 
@@ -228,6 +246,26 @@ def _inventory_config(settings: Settings) -> InventoryConfig:
     )
 
 
+def token_config(settings: Settings) -> TokenConfig:
+    """How bearer tokens are checked, in the token adapter's terms."""
+    assert settings.jwt_issuer is not None  # noqa: S101 (validated with auth=jwt)
+    assert settings.jwt_audience is not None  # noqa: S101 (validated with auth=jwt)
+    return TokenConfig(
+        public_key_file=settings.jwt_public_key_file,
+        jwks_file=settings.jwt_jwks_file,
+        jwks_url=settings.jwt_jwks_url,
+        algorithms=settings.jwt_algorithms,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        leeway=settings.jwt_leeway,
+        jwks_cache_ttl=settings.jwt_jwks_cache_ttl,
+        jwks_min_refresh=settings.jwt_jwks_min_refresh,
+        orgs_claim=settings.jwt_orgs_claim,
+        dealer_claim=settings.jwt_dealer_claim,
+        scope_claim=settings.jwt_scope_claim,
+    )
+
+
 def _credentials(settings: Settings, http: httpx.AsyncClient) -> Credentials:
     if settings.inventory_client_id is not None:
         assert settings.inventory_token_url is not None  # noqa: S101 (validated)
@@ -245,6 +283,12 @@ def _credentials(settings: Settings, http: httpx.AsyncClient) -> Credentials:
 def build_app(settings: Settings) -> Litestar:
     """The API over the database that ``settings`` names."""
     configure_logging(settings)
+    if settings.auth == "none":
+        log.warning(
+            "authentication is off",
+            hint="every request may act for any org and dealer; "
+            "set MASSTOCK_AUTH=jwt in production",
+        )
 
     async def sweep(services: Services) -> None:
         await sweep_forever(
@@ -257,6 +301,7 @@ def build_app(settings: Settings) -> Litestar:
     return create_app(
         lambda: open_services(settings),
         background=sweep if settings.sweep_interval > 0 else None,
+        max_header_bytes=settings.max_header_bytes,
     )
 
 

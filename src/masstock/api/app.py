@@ -7,11 +7,11 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
 
-from litestar import Litestar, Request, Router
+from litestar import Litestar, Router
 
 from masstock.api import docs, health
+from masstock.api.auth import admit
 from masstock.api.bodies import MAX_BODY_BYTES
 from masstock.api.devices import get_device
 from masstock.api.errors import EXCEPTION_HANDLERS
@@ -25,15 +25,18 @@ from masstock.api.reservations import (
     get_reservation_history,
 )
 from masstock.api.search import search_reservations
-from masstock.api.services import Services, services_of
-from masstock.domain.errors import OrganizationNotFound
+from masstock.api.security import security_middleware
+from masstock.api.services import Services
 
 ServicesFactory = Callable[[], AbstractAsyncContextManager[Services]]
 BackgroundJob = Callable[[Services], Coroutine[None, None, None]]
 
 
 def create_app(
-    open_services: ServicesFactory, *, background: BackgroundJob | None = None
+    open_services: ServicesFactory,
+    *,
+    background: BackgroundJob | None = None,
+    max_header_bytes: int = 16384,
 ) -> Litestar:
     """The API, with services opened at start-up and closed at shutdown.
 
@@ -72,23 +75,18 @@ def create_app(
             extend_reservation,
             get_device,
         ],
-        before_request=_registered_org,
+        before_request=admit,
         tags=["Stock Reservations"],
     )
     return Litestar(
         route_handlers=[orgs, health.live, health.ready, *docs.ROUTES],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
+        middleware=[
+            security_middleware(max_header_bytes=max_header_bytes),
+            request_id_middleware,
+        ],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=None,
         debug=False,
     )
-
-
-async def _registered_org(request: Request[Any, Any, Any]) -> None:
-    # A hook rather than a guard: Litestar copies the handler for each guard
-    # call, and hands a plain function to a worker thread.
-    org = request.path_params["org"]
-    if org not in services_of(request).orgs:
-        raise OrganizationNotFound(org)

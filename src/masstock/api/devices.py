@@ -7,12 +7,14 @@ from typing import Any
 from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 
+from masstock.api.auth import requires
 from masstock.api.services import services_of
+from masstock.domain.access import Scope
 from masstock.domain.identifiers import check_identifier
 from masstock.service.devices import look_up_device
 
 
-@get("/device")
+@get("/device", opt=requires(Scope.DEVICES_READ))
 async def get_device(
     org: FromPath[str],
     request: Request[Any, Any, Any],

@@ -57,15 +57,56 @@ details}` (`details` a string or `null`), except the reservation conflict, \
 whose body is the contract's and also names the holder's `reservation_id`.
 - A path the API does not serve gives `404 NOT_FOUND`, and a method it does not \
 allow gives `405 METHOD_NOT_ALLOWED`, with the same error body.
+- Request headers over 16 KiB in all (a setting) give `431 HEADERS_TOO_LARGE`.
+
+### Authentication
+
+Deployments run with `MASSTOCK_AUTH=jwt`: every path under `/v1/orgs` then \
+needs `Authorization: Bearer <JWT>`, signed by the platform's issuer with a \
+public-key algorithm, for this service's audience. Without a good token the \
+answer is `401 UNAUTHORIZED` with a `WWW-Authenticate` challenge. The token's \
+claims say what it may do:
+
+- `orgs`: the organizations it may act in; any other gives `403 FORBIDDEN`.
+- `scope`: `devices:read` (device lookups), `reservations:read` (reading and \
+listing reservations), `reservations:write` (creating, cancelling, finalizing, \
+extending); a missing one gives `403 FORBIDDEN` naming it.
+- `dealer_id`: binds the token to one dealer. It may then act only for that \
+dealer (`dealer_id` or `dealer` in the body must be its own, else `403`), sees \
+only that dealer's reservations (another's reads as `404`), and lists only \
+those. A token with no dealer needs the `reservations:admin` scope to act for \
+any dealer (a back-office tool). The contract's dealer rule still applies.
+
+The claim names are settings. Health probes and these documents need no \
+token. With `MASSTOCK_AUTH=none` (the embedded default) no token is needed and \
+every request may do everything.
+
+### Abuse limits
+
+- A dealer may hold at most `MASSTOCK_DEALER_MAX_ACTIVE` active reservations \
+in an organization (off unless set); a create over it gives \
+`409 DEALER_LIMIT_REACHED`.
+- With `MASSTOCK_RATE_LIMIT` set, each caller (a token's subject, or without \
+authentication the client's address) gets that many requests; past it, \
+`429 RATE_LIMITED` with `Retry-After`. With `MASSTOCK_REDIS_URL` the limit is \
+shared by every replica; if Redis cannot be reached, requests are let through.
 """
 
 
 def build_document() -> Json:
     """The OpenAPI 3.1 document of the Stock Reservations API."""
     document = _document()
-    for item in document["paths"].values():
+    document["components"]["securitySchemes"] = {"bearerAuth": _BEARER}
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            _secure(operation, scope=_SCOPES[method, path.rsplit("/", 1)[-1]])
         if "post" in item:
             _accept_idempotency_keys(item["post"])
+    document["paths"]["/v1/orgs/{org}/reservation"]["post"]["responses"]["409"] = (
+        _with_dealer_limit(
+            document["paths"]["/v1/orgs/{org}/reservation"]["post"]["responses"]["409"]
+        )
+    )
     return document
 
 
@@ -1110,7 +1151,8 @@ _IDEMPOTENCY_KEY: Json = {
     "description": (
         "Makes the request safe to retry (IETF draft, The Idempotency-Key HTTP "
         "Header Field): 1 to 255 printable characters, scoped to the "
-        "organization. The first successful answer is kept for 24 hours and "
+        "organization and the caller. The first successful answer is kept for "
+        "24 hours and "
         "replayed, with `Idempotent-Replayed: true`, to a retry with the same key "
         "and the same request; the same key with another request gives 422; a "
         "retry while the first is still running gives 409. A request that fails "
@@ -1181,4 +1223,144 @@ def _accept_idempotency_keys(operation: Json) -> None:
         "content": {
             "application/json": {**media, "schema": schema, "examples": examples}
         },
+    }
+
+
+_BEARER: Json = {
+    "type": "http",
+    "scheme": "bearer",
+    "bearerFormat": "JWT",
+    "description": (
+        "Needed when the service runs with MASSTOCK_AUTH=jwt: a token of the "
+        "platform's issuer, for this service's audience, naming the orgs, the "
+        "scopes and (for a dealer's token) the dealer it may act for."
+    ),
+}
+
+# The scope each operation needs, by method and the path's last segment.
+_SCOPES = {
+    ("post", "reservation"): "reservations:write",
+    ("post", "cancellation"): "reservations:write",
+    ("post", "finalization"): "reservations:write",
+    ("post", "extension"): "reservations:write",
+    ("get", "{reservation_id}"): "reservations:read",
+    ("get", "history"): "reservations:read",
+    ("get", "reservations"): "reservations:read",
+    ("get", "device"): "devices:read",
+}
+
+_UNAUTHORIZED = _response(
+    "Unauthorized - No good bearer token (with MASSTOCK_AUTH=jwt)",
+    examples={
+        "missing": (
+            'No token came; WWW-Authenticate: Bearer realm="masstock"',
+            _error("UNAUTHORIZED", "bearer token is required"),
+        ),
+        "expired": (
+            "The token's exp has passed",
+            _error("UNAUTHORIZED", "bearer token has expired"),
+        ),
+    },
+)
+
+_TOO_MANY = _response(
+    "Too Many Requests - The caller is over MASSTOCK_RATE_LIMIT",
+    examples={
+        "rateLimited": (
+            "Wait the seconds that Retry-After says",
+            _error(
+                "RATE_LIMITED", "Too many requests", details="Retry after 3 seconds."
+            ),
+        )
+    },
+)
+
+_HEADERS_TOO_LARGE = _response(
+    "Request Header Fields Too Large",
+    examples={
+        "headersTooLarge": (
+            "The headers are over MASSTOCK_MAX_HEADER_BYTES in all",
+            _error("HEADERS_TOO_LARGE", "request headers must be at most 16384 bytes"),
+        )
+    },
+)
+
+_AUTH_UNAVAILABLE = _error(
+    "AUTH_UNAVAILABLE",
+    "Unable to check the bearer token",
+    details="The issuer's signing keys could not be fetched. Please try again later.",
+)
+
+
+def _forbidden(scope: str) -> Json:
+    return _response(
+        "Forbidden - The token does not allow this",
+        examples={
+            "otherOrg": (
+                "The token does not name this organization",
+                _error("FORBIDDEN", "token does not grant access to organization acme"),
+            ),
+            "missingScope": (
+                "The token lacks the operation's scope",
+                _error("FORBIDDEN", f"token lacks scope {scope}"),
+            ),
+            "otherDealer": (
+                "A dealer's token naming another dealer in the body",
+                _error(
+                    "FORBIDDEN", "token is bound to dealer DEALER002, not DEALER001"
+                ),
+            ),
+        },
+    )
+
+
+def _secure(operation: Json, *, scope: str) -> None:
+    """Document the bearer token, its refusals and the rate limit on an operation."""
+    operation["security"] = [{"bearerAuth": [scope]}, {}]
+    responses = operation["responses"]
+    responses["401"] = _UNAUTHORIZED
+    responses["403"] = _forbidden(scope)
+    responses["429"] = {
+        **_TOO_MANY,
+        "headers": {
+            "Retry-After": {
+                "description": "Seconds to wait before the next request",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        },
+    }
+    responses["431"] = _HEADERS_TOO_LARGE
+    unavailable = responses["503"]
+    media = dict(unavailable["content"]["application/json"])
+    examples = dict(media.pop("examples", None) or {}) or {
+        "databaseError": {
+            "summary": "The database failed",
+            "value": media.pop("example"),
+        }
+    }
+    examples["authUnavailable"] = {
+        "summary": "The issuer's keys could not be fetched (MASSTOCK_AUTH=jwt)",
+        "value": _AUTH_UNAVAILABLE,
+    }
+    responses["503"] = {
+        **unavailable,
+        "content": {"application/json": {**media, "examples": examples}},
+    }
+
+
+def _with_dealer_limit(conflict: Json) -> Json:
+    """The create's 409, with the dealer's cap of active reservations too."""
+    media = dict(conflict["content"]["application/json"])
+    examples = dict(media["examples"])
+    examples["dealerLimitReached"] = {
+        "summary": "The dealer holds MASSTOCK_DEALER_MAX_ACTIVE reservations already",
+        "value": _error(
+            "DEALER_LIMIT_REACHED",
+            "Dealer DEALER001 already holds 100 active reservations",
+            details="Cancel or finalize a reservation before creating another.",
+        ),
+    }
+    return {
+        **conflict,
+        "content": {"application/json": {**media, "examples": examples}},
     }

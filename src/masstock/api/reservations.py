@@ -11,8 +11,11 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.params import FromPath
 
 from masstock.api import bodies, idempotency
+from masstock.api.auth import caller_of, requires
 from masstock.api.request_ids import request_id_of
 from masstock.api.services import services_of
+from masstock.domain.access import Scope
+from masstock.domain.errors import ReservationNotFound
 from masstock.domain.events import ReservationEvent
 from masstock.domain.reservation import Reservation
 from masstock.service.ports import KeyCompletion, StoredResponse
@@ -20,7 +23,7 @@ from masstock.service.ports import KeyCompletion, StoredResponse
 AnyRequest = Request[Any, Any, Any]
 
 
-@post("/reservation", status_code=200)
+@post("/reservation", status_code=200, opt=requires(Scope.RESERVATIONS_WRITE))
 async def create_reservation(
     org: FromPath[str], request: AnyRequest
 ) -> Response[bytes]:
@@ -30,6 +33,7 @@ async def create_reservation(
     device_id = bodies.identifier(body, "device_id")
     dealer_id = bodies.identifier(body, "dealer_id")
     is_sim = bodies.boolean(body, "is_sim")
+    caller_of(request).check_dealer(dealer_id)
 
     async def reserve(completion: KeyCompletion | None) -> Reservation:
         return await services.reservations.reserve(
@@ -46,7 +50,7 @@ async def create_reservation(
     )
 
 
-@get("/reservation/{reservation_id:str}")
+@get("/reservation/{reservation_id:str}", opt=requires(Scope.RESERVATIONS_READ))
 async def get_reservation(
     org: FromPath[str],
     reservation_id: FromPath[str],
@@ -57,10 +61,14 @@ async def get_reservation(
     reservation = await services.reservations.get(
         org=org, reservation_id=reservation_id
     )
+    _check_visible(request, reservation)
     return reservation_view(reservation)
 
 
-@get("/reservation/{reservation_id:str}/history")
+@get(
+    "/reservation/{reservation_id:str}/history",
+    opt=requires(Scope.RESERVATIONS_READ),
+)
 async def get_reservation_history(
     org: FromPath[str],
     reservation_id: FromPath[str],
@@ -68,11 +76,21 @@ async def get_reservation_history(
 ) -> dict[str, Any]:
     """Lists every change of a reservation, oldest first."""
     services = services_of(request)
+    if caller_of(request).dealer is not None:
+        reservation = await services.reservations.get(
+            org=org, reservation_id=reservation_id
+        )
+        _check_visible(request, reservation)
+
     events = await services.reservations.history(org=org, reservation_id=reservation_id)
     return {"items": [_event_view(event) for event in events]}
 
 
-@post("/reservation/{reservation_id:str}/cancellation", status_code=200)
+@post(
+    "/reservation/{reservation_id:str}/cancellation",
+    status_code=200,
+    opt=requires(Scope.RESERVATIONS_WRITE),
+)
 async def cancel_reservation(
     org: FromPath[str],
     reservation_id: FromPath[str],
@@ -87,7 +105,11 @@ async def cancel_reservation(
     )
 
 
-@post("/reservation/{reservation_id:str}/finalization", status_code=200)
+@post(
+    "/reservation/{reservation_id:str}/finalization",
+    status_code=200,
+    opt=requires(Scope.RESERVATIONS_WRITE),
+)
 async def finalize_reservation(
     org: FromPath[str],
     reservation_id: FromPath[str],
@@ -111,6 +133,7 @@ async def _close(
 ) -> Response[bytes]:
     body = await bodies.json_object(request)
     dealer = bodies.identifier(body, "dealer")
+    caller_of(request).check_dealer(dealer)
 
     async def close(completion: KeyCompletion | None) -> Reservation:
         return await use_case(
@@ -126,7 +149,11 @@ async def _close(
     )
 
 
-@post("/reservation/{reservation_id:str}/extension", status_code=200)
+@post(
+    "/reservation/{reservation_id:str}/extension",
+    status_code=200,
+    opt=requires(Scope.RESERVATIONS_WRITE),
+)
 async def extend_reservation(
     org: FromPath[str],
     reservation_id: FromPath[str],
@@ -137,6 +164,7 @@ async def extend_reservation(
     body = await bodies.json_object(request)
     dealer = bodies.identifier(body, "dealer")
     ttl_seconds = bodies.optional_integer(body, "ttl_seconds")
+    caller_of(request).check_dealer(dealer)
 
     async def extend(completion: KeyCompletion | None) -> Reservation:
         return await services.reservations.extend(
@@ -151,6 +179,12 @@ async def extend_reservation(
     return await idempotency.respond(
         request, org=org, services=services, action=extend, render=_extended
     )
+
+
+def _check_visible(request: AnyRequest, reservation: Reservation) -> None:
+    # Another dealer's hold is, to a dealer's token, a hold that does not exist.
+    if not caller_of(request).may_read(reservation.dealer_id):
+        raise ReservationNotFound(str(reservation.id))
 
 
 def reservation_view(reservation: Reservation) -> dict[str, Any]:

@@ -7,12 +7,15 @@ from typing import Any
 from litestar import Request, get
 from litestar.params import FromPath, FromQuery
 
+from masstock.api.auth import caller_of, requires
 from masstock.api.reservations import reservation_view
 from masstock.api.services import services_of
+from masstock.domain.access import Scope
+from masstock.domain.errors import Forbidden
 from masstock.domain.search import SearchQuery
 
 
-@get("/reservations")
+@get("/reservations", opt=requires(Scope.RESERVATIONS_READ))
 async def search_reservations(  # noqa: PLR0913 (one argument per query parameter)
     *,
     org: FromPath[str],
@@ -26,6 +29,12 @@ async def search_reservations(  # noqa: PLR0913 (one argument per query paramete
     cursor: FromQuery[str | None] = None,
 ) -> dict[str, Any]:
     """Lists an org's reservations, newest first, with filters and a cursor."""
+    dealer = caller_of(request).dealer
+    if dealer is not None:
+        # A dealer's token lists that dealer's reservations, and no other's.
+        if dealer_id is not None and dealer_id != dealer:
+            raise Forbidden(f"token is bound to dealer {dealer}, not {dealer_id}")
+        dealer_id = dealer
     query = SearchQuery(
         dealer_id=dealer_id,
         device_id=device_id,
