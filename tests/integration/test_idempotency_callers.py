@@ -260,7 +260,7 @@ def api(database_url: str) -> Iterator[TestClient[Litestar]]:
         async with open_services(Settings(database_url=database_url)) as services:
             yield replace(services, tokens=SubjectTokens())
 
-    with TestClient(create_app(_services)) as client:
+    with TestClient(create_app(_services, max_header_bytes=16384)) as client:
         yield client
 
 

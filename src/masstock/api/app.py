@@ -36,7 +36,7 @@ def create_app(
     open_services: ServicesFactory,
     *,
     background: BackgroundJob | None = None,
-    max_header_bytes: int = 16384,
+    max_header_bytes: int,
 ) -> Litestar:
     """The API, with services opened at start-up and closed at shutdown.
 

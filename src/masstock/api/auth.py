@@ -12,7 +12,7 @@ from typing import Any
 
 from litestar import Request
 
-from masstock.api.services import Services
+from masstock.api.services import Services, services_of
 from masstock.domain.access import ANONYMOUS, Caller, Scope
 from masstock.domain.errors import OrganizationNotFound, RateLimited, Unauthorized
 
@@ -41,7 +41,7 @@ async def admit(request: AnyRequest) -> None:
     whether it holds the route's scope (403).  A hook rather than a guard:
     Litestar copies the handler for each guard call.
     """
-    services: Services = request.app.state.services
+    services = services_of(request)
     org = request.path_params["org"]
 
     caller = await _authenticate(request, services)

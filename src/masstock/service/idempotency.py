@@ -2,9 +2,9 @@
 
 A key belongs to an org and a caller (the subject of the request's
 credentials, "" when nobody signs in), so that one caller never sees another's
-answer.  A key is claimed before the request runs; the answer is kept under it in the
-same transaction as the change it reports (see ``KeyCompletion``), or just
-after when the request changed nothing (a repeated cancellation).  A request
+answer.  A key is claimed before the request runs; the answer is kept under
+it in the same transaction as the change it reports (see ``KeyCompletion``),
+or just after when the request changed nothing (a repeated cancellation).  A request
 that fails releases its claim: nothing changed, so its retry runs afresh.
 """
 
