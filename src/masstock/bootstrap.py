@@ -6,17 +6,18 @@ each worker process.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 import httpx
 import structlog
-from litestar import Litestar
+from litestar.types import ASGIApp
 
 from masstock.adapters import schema
 from masstock.adapters.inventory import (
@@ -31,6 +32,7 @@ from masstock.adapters.inventory.auth import (
     StaticToken,
 )
 from masstock.adapters.inventory.client import InventoryClient
+from masstock.adapters.metrics import Metrics
 from masstock.adapters.postgres import (
     PostgresDatabase,
     PostgresDeviceCatalog,
@@ -47,7 +49,9 @@ from masstock.adapters.sqlite import (
     SqliteReservationStore,
 )
 from masstock.adapters.tokens import TokenConfig, open_verifier
-from masstock.api.app import create_app
+from masstock.adapters.tracing import Tracing, tracing_exporter
+from masstock.api.access import observed
+from masstock.api.app import BackgroundJob, create_app
 from masstock.api.services import Services
 from masstock.domain.device import DeviceKind
 from masstock.service.idempotency import Idempotency
@@ -64,6 +68,9 @@ from masstock.settings import Settings, load_settings
 from masstock.sweeper import sweep_forever
 
 log = structlog.get_logger(__name__)
+
+# Seconds between two samples of the pool and breaker gauges.
+_SAMPLE_INTERVAL = 1.0
 
 
 def utc_now() -> datetime:
@@ -82,11 +89,29 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     # httpx reports every request at INFO; the inventory adapter logs its own
     # events, with the outcome and without the query string.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic tells of its dialect at every upgrade; the upgrade logs its own.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
+    # Records of other libraries (uvicorn's start and stop, asyncio's
+    # complaints) come out in the same format, one write each.
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.processors.add_log_level, stamp],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            stamp,
             structlog.processors.format_exc_info,
             renderer,
         ],
@@ -105,16 +130,48 @@ class _Database:
     catalog: SqliteDeviceCatalog | PostgresDeviceCatalog
     probe: SchemaProbe
     keys: IdempotencyKeys
+    pool: PostgresDatabase | None = None
+
+
+async def _sample_forever(
+    metrics: Metrics,
+    *,
+    pool: PostgresDatabase | None,
+    inventory: HttpDeviceDirectory | RoutedDeviceDirectory | None,
+) -> None:
+    while True:
+        if pool is not None:
+            size, in_use, waiting = pool.usage()
+            metrics.pool(size=size, in_use=in_use, waiting=waiting)
+        if inventory is not None:
+            metrics.breakers(inventory.breaker_states())
+        await asyncio.sleep(_SAMPLE_INTERVAL)
+
+
+async def _stopped(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
 
 
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """Connect to the database and the inventory, and build the use cases over them."""
+async def open_services(
+    settings: Settings, metrics: Metrics | None = None
+) -> AsyncIterator[Services]:
+    """Connect to the database and the inventory, and build the use cases over them.
+
+    With ``metrics``, the use cases count what they do there, and the pool and
+    the inventory's breakers are sampled into it while the services are open.
+    """
     async with AsyncExitStack() as stack:
         database = await stack.enter_async_context(_open_database(settings))
         devices: DeviceDirectory = database.catalog
+        inventory = None
         if settings.inventory_url is not None:
-            devices = await stack.enter_async_context(open_inventory(settings))
+            inventory = await stack.enter_async_context(
+                open_inventory(settings, metrics=metrics)
+            )
+            devices = inventory
         tokens = None
         if settings.auth == "jwt":
             tokens = await stack.enter_async_context(
@@ -128,12 +185,19 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
                 )
             )
 
+        if metrics is not None:
+            sampler = asyncio.create_task(
+                _sample_forever(metrics, pool=database.pool, inventory=inventory)
+            )
+            stack.push_async_callback(_stopped, sampler)
+
         yield Services(
             reservations=Reservations(
                 store=database.store,
                 devices=devices,
                 clock=utc_now,
                 holding=settings.holding,
+                metrics=metrics,
             ),
             search=SearchReservations(search=database.search, clock=utc_now),
             devices=devices,
@@ -180,6 +244,7 @@ async def _open_database(settings: Settings) -> AsyncIterator[_Database]:
             PostgresDeviceCatalog(postgres),
             postgres,
             PostgresIdempotencyKeys(postgres),
+            pool=postgres,
         )
     finally:
         await postgres.close()
@@ -195,7 +260,9 @@ async def open_device_catalog(
 
 
 @asynccontextmanager
-async def open_inventory(settings: Settings) -> AsyncIterator[DeviceDirectory]:
+async def open_inventory(
+    settings: Settings, metrics: Metrics | None = None
+) -> AsyncIterator[HttpDeviceDirectory | RoutedDeviceDirectory]:
     """The logistics stock API (and its SIM twin, if apart), as a device directory."""
     timeout = httpx.Timeout(
         settings.inventory_read_timeout, connect=settings.inventory_connect_timeout
@@ -217,6 +284,7 @@ async def open_inventory(settings: Settings) -> AsyncIterator[DeviceDirectory]:
                 http=http,
                 credentials=credentials,
                 max_body=settings.inventory_max_body,
+                metrics=metrics,
             )
             return HttpDeviceDirectory(client, config=config, kind=kind)
 
@@ -280,8 +348,8 @@ def _credentials(settings: Settings, http: httpx.AsyncClient) -> Credentials:
     return NoCredentials() if token is None else StaticToken(token)
 
 
-def build_app(settings: Settings) -> Litestar:
-    """The API over the database that ``settings`` names."""
+def build_app(settings: Settings) -> ASGIApp:
+    """The API over the database that ``settings`` names, observed and traced."""
     configure_logging(settings)
     if settings.auth == "none":
         log.warning(
@@ -298,13 +366,34 @@ def build_app(settings: Settings) -> Litestar:
             batch=settings.sweep_batch,
         )
 
-    return create_app(
-        lambda: open_services(settings),
-        background=sweep if settings.sweep_interval > 0 else None,
-        max_header_bytes=settings.max_header_bytes,
+    metrics = Metrics()
+    exporter = tracing_exporter()
+    tracing = None if exporter is None else Tracing(exporter)
+
+    @asynccontextmanager
+    async def services() -> AsyncIterator[Services]:
+        try:
+            async with open_services(settings, metrics) as opened:
+                yield opened
+        finally:
+            metrics.process_exited()
+            if tracing is not None:
+                tracing.shutdown()
+
+    jobs: list[BackgroundJob] = [sweep] if settings.sweep_interval > 0 else []
+    app: ASGIApp = observed(
+        create_app(
+            services,
+            telemetry=metrics,
+            background=jobs,
+            max_header_bytes=settings.max_header_bytes,
+        ),
+        observe=metrics.request,
+        spans=tracing,
     )
+    return app if tracing is None else tracing.instrument(app)
 
 
-def app_from_environment() -> Litestar:
+def app_from_environment() -> ASGIApp:
     """uvicorn's factory: settings from the environment, checked by the CLI."""
     return build_app(load_settings())

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from masstock.adapters import schema
+from masstock.adapters.metrics import Metrics
 from masstock.adapters.postgres import (
     PostgresDatabase,
     PostgresIdempotencyKeys,
@@ -260,7 +261,8 @@ def api(database_url: str) -> Iterator[TestClient[Litestar]]:
         async with open_services(Settings(database_url=database_url)) as services:
             yield replace(services, tokens=SubjectTokens())
 
-    with TestClient(create_app(_services, max_header_bytes=16384)) as client:
+    app = create_app(_services, telemetry=Metrics(), max_header_bytes=16384)
+    with TestClient(app) as client:
         yield client
 
 

@@ -129,15 +129,17 @@ class FakeReservationStore:
         self._complete(completion, extended)
         return extended
 
-    async def expire_due(self, *, now: datetime, limit: int) -> int:
+    async def expire_due(self, *, now: datetime, limit: int) -> dict[str, int]:
         self._check_up()
         due = sorted(
             (row for row in self.rows.values() if row.is_expired_at(now)),
             key=lambda row: row.expires_at or now,
         )[:limit]
+        expired: dict[str, int] = {}
         for row in due:
             self._write(row.expired(), EventKind.EXPIRED, SYSTEM_ACTOR, None)
-        return len(due)
+            expired[row.org] = expired.get(row.org, 0) + 1
+        return expired
 
     async def history(self, org: str, reservation_id: UUID) -> list[ReservationEvent]:
         self._check_up()

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from litestar import Litestar, Router
+from litestar.datastructures import State
 
-from masstock.api import docs, health
+from masstock.api import docs, health, metrics
 from masstock.api.auth import admit
 from masstock.api.bodies import MAX_BODY_BYTES
 from masstock.api.devices import get_device
 from masstock.api.errors import EXCEPTION_HANDLERS
-from masstock.api.request_ids import request_id_middleware
+from masstock.api.metrics import Telemetry
 from masstock.api.reservations import (
     cancel_reservation,
     create_reservation,
@@ -35,12 +36,13 @@ BackgroundJob = Callable[[Services], Coroutine[None, None, None]]
 def create_app(
     open_services: ServicesFactory,
     *,
-    background: BackgroundJob | None = None,
+    telemetry: Telemetry,
+    background: Sequence[BackgroundJob] = (),
     max_header_bytes: int,
 ) -> Litestar:
     """The API, with services opened at start-up and closed at shutdown.
 
-    ``background``, if given, runs beside the API for as long as it serves.
+    Each job of ``background`` runs beside the API for as long as it serves.
     """
 
     @asynccontextmanager
@@ -50,16 +52,13 @@ def create_app(
             # What start-up made lives as long as the process: keep the
             # collector's full passes, which stall every request, off it.
             gc.freeze()
-            job = (
-                None
-                if background is None
-                else asyncio.create_task(background(services))
-            )
+            jobs = [asyncio.create_task(job(services)) for job in background]
             try:
                 yield
             finally:
-                if job is not None:
+                for job in jobs:
                     job.cancel()
+                for job in jobs:
                     with contextlib.suppress(asyncio.CancelledError):
                         await job
 
@@ -79,14 +78,20 @@ def create_app(
         tags=["Stock Reservations"],
     )
     return Litestar(
-        route_handlers=[orgs, health.live, health.ready, *docs.ROUTES],
-        lifespan=[lifespan],
-        exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[
-            security_middleware(max_header_bytes=max_header_bytes),
-            request_id_middleware,
+        route_handlers=[
+            orgs,
+            health.live,
+            health.ready,
+            metrics.metrics,
+            *docs.ROUTES,
         ],
+        lifespan=[lifespan],
+        state=State({"telemetry": telemetry}),
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[security_middleware(max_header_bytes=max_header_bytes)],
         request_max_body_size=MAX_BODY_BYTES,
         openapi_config=None,
+        # Logging is set up once, by the composition root, for every library.
+        logging_config=None,
         debug=False,
     )

@@ -17,6 +17,7 @@ from masstock.domain.access import ANONYMOUS, Caller, Scope
 from masstock.domain.errors import OrganizationNotFound, RateLimited, Unauthorized
 
 STATE_KEY = "caller"
+DEALER_KEY = "dealer_id"
 SCOPE_OPTION = "scope"
 
 AnyRequest = Request[Any, Any, Any]
@@ -26,6 +27,12 @@ def caller_of(request: AnyRequest) -> Caller:
     """The caller that authentication found for this request."""
     caller: Caller = request.state.get(STATE_KEY, ANONYMOUS)
     return caller
+
+
+def act_as(request: AnyRequest, dealer_id: str) -> None:
+    """Check that the caller may act as ``dealer_id``; the access log names it."""
+    request.state[DEALER_KEY] = dealer_id
+    caller_of(request).check_dealer(dealer_id)
 
 
 def requires(scope: Scope) -> dict[str, Scope]:

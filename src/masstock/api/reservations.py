@@ -11,8 +11,8 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.params import FromPath
 
 from masstock.api import bodies, idempotency
-from masstock.api.auth import caller_of, requires
-from masstock.api.request_ids import request_id_of
+from masstock.api.access import request_id_of
+from masstock.api.auth import act_as, caller_of, requires
 from masstock.api.services import services_of
 from masstock.domain.access import Scope
 from masstock.domain.errors import ReservationNotFound
@@ -33,7 +33,7 @@ async def create_reservation(
     device_id = bodies.identifier(body, "device_id")
     dealer_id = bodies.identifier(body, "dealer_id")
     is_sim = bodies.boolean(body, "is_sim")
-    caller_of(request).check_dealer(dealer_id)
+    act_as(request, dealer_id)
 
     async def reserve(completion: KeyCompletion | None) -> Reservation:
         return await services.reservations.reserve(
@@ -133,7 +133,7 @@ async def _close(
 ) -> Response[bytes]:
     body = await bodies.json_object(request)
     dealer = bodies.identifier(body, "dealer")
-    caller_of(request).check_dealer(dealer)
+    act_as(request, dealer)
 
     async def close(completion: KeyCompletion | None) -> Reservation:
         return await use_case(
@@ -164,7 +164,7 @@ async def extend_reservation(
     body = await bodies.json_object(request)
     dealer = bodies.identifier(body, "dealer")
     ttl_seconds = bodies.optional_integer(body, "ttl_seconds")
-    caller_of(request).check_dealer(dealer)
+    act_as(request, dealer)
 
     async def extend(completion: KeyCompletion | None) -> Reservation:
         return await services.reservations.extend(

@@ -2,7 +2,7 @@
 
 A request whose headers are too large is refused with 431 before any work is
 done for it.  Every answer forbids content sniffing; the API's answers and
-its probes forbid caching, since they speak of one moment's stock.  The docs
+its probes and metrics forbid caching: they speak of one moment.  The docs
 assets may be cached.
 """
 
@@ -15,7 +15,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 MAX_HEADER_LINES = 100
-_UNCACHED_PATHS = ("/v1/", "/health")
+_UNCACHED_PATHS = ("/v1/", "/health", "/metrics")
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _NO_STORE = (b"cache-control", b"no-store")
 

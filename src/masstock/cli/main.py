@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -72,8 +77,6 @@ def serve(
     ] = 1,
 ) -> None:
     """Serve the API, after bringing the schema up to date."""
-    import uvicorn
-
     settings = settings_or_exit()
     if settings.is_sqlite and workers > 1:
         typer.echo(
@@ -82,9 +85,19 @@ def serve(
             err=True,
         )
         raise typer.Exit(2)
-    if settings.auth == "jwt":
-        keys_or_exit(settings)
-    upgrade_or_exit(settings)
+    metrics_dir = shared_metrics_dir()
+    try:
+        if settings.auth == "jwt":
+            keys_or_exit(settings)
+        tracing_or_exit()
+        upgrade_or_exit(settings)
+        _serve(settings, host=host, port=port, workers=workers)
+    finally:
+        metrics_dir.cleanup()
+
+
+def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
+    import uvicorn
 
     # uvicorn drains on SIGTERM, then raises the signal again under whatever
     # handler was there before it; a quiet one lets the drained process exit 0.
@@ -95,11 +108,58 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # The service writes its own access events, and uvicorn's own records
+        # go through the service's log set-up.
         access_log=False,
+        log_config=None,
         timeout_graceful_shutdown=settings.shutdown_grace,
         server_header=False,
         log_level=settings.log_level,
     )
+
+
+def tracing_or_exit() -> None:
+    """Check the OTEL_* settings, or name the one that cannot be honoured, exit 2."""
+    from masstock.adapters.tracing import TracingSettingError, tracing_exporter
+
+    try:
+        tracing_exporter()
+    except TracingSettingError as exc:
+        typer.echo(f"masstock: bad setting {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+# Read by prometheus_client when it is imported: set here, before that happens.
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def shared_metrics_dir() -> MetricsDir:
+    """The folder where the workers add up their metrics, emptied for this run.
+
+    PROMETHEUS_MULTIPROC_DIR if the operator set one (on a read-only root
+    filesystem, a writable volume), else a new temporary folder, removed at
+    exit.  Set before any worker imports prometheus_client, which reads it then.
+    """
+    given = os.environ.get(MULTIPROCESS_DIR)
+    if given:
+        folder = Path(given)
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):  # a previous run's values
+            stale.unlink()
+        return MetricsDir(folder, made=False)
+    folder = Path(tempfile.mkdtemp(prefix="masstock-metrics-"))
+    os.environ[MULTIPROCESS_DIR] = str(folder)
+    return MetricsDir(folder, made=True)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsDir:
+    path: Path
+    made: bool
+
+    def cleanup(self) -> None:
+        if self.made:
+            shutil.rmtree(self.path, ignore_errors=True)
 
 
 @db_app.command("upgrade")

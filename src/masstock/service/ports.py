@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Literal, Protocol
 from uuid import UUID
 
 from masstock.domain.access import Caller
 from masstock.domain.device import Device, DeviceBatch
-from masstock.domain.events import ReservationEvent
+from masstock.domain.events import EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
 from masstock.domain.search import Position, SearchFilters
 
@@ -124,8 +124,9 @@ class ReservationStore(Protocol):
         None if no such hold."""
         ...
 
-    async def expire_due(self, *, now: datetime, limit: int) -> int:
-        """Close up to ``limit`` holds whose time ran out by ``now``; how many.
+    async def expire_due(self, *, now: datetime, limit: int) -> dict[str, int]:
+        """Close up to ``limit`` holds whose time ran out by ``now``; how many
+        in each org that had any.
 
         Safe to run from many processes at once: each hold is closed once.
         """
@@ -251,4 +252,21 @@ class RateLimiter(Protocol):
         When the limiter's own store is away, the request is allowed and the
         failure logged: an abuse limit never takes the service down with it.
         """
+        ...
+
+
+# Why a create was refused with 409: the device is held, or the dealer holds
+# as many as it may.
+Refusal = Literal["device_held", "dealer_limit"]
+
+
+class ReservationMetrics(Protocol):
+    """What happens to holds, counted per org for the operators' dashboards."""
+
+    def changed(self, org: str, kind: EventKind, count: int = 1) -> None:
+        """``count`` reservations of ``org`` went through a change of ``kind``."""
+        ...
+
+    def refused(self, org: str, reason: Refusal) -> None:
+        """A create in ``org`` was refused for ``reason``."""
         ...

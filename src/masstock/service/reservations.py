@@ -25,6 +25,8 @@ from masstock.service.ports import (
     Clock,
     DeviceDirectory,
     KeyCompletion,
+    Refusal,
+    ReservationMetrics,
     ReservationStore,
 )
 
@@ -49,6 +51,16 @@ class Holding:
     dealer_limit: int | None = None
 
 
+class _Uncounted:
+    """Metrics for when nobody counts: tools and tests that need none."""
+
+    def changed(self, org: str, kind: EventKind, count: int = 1) -> None:
+        pass
+
+    def refused(self, org: str, reason: Refusal) -> None:
+        pass
+
+
 class Reservations:
     """The reservation use cases, over a store and a device directory."""
 
@@ -59,11 +71,13 @@ class Reservations:
         devices: DeviceDirectory,
         clock: Clock,
         holding: Holding | None = None,
+        metrics: ReservationMetrics | None = None,
     ) -> None:
         self._store = store
         self._devices = devices
         self._clock = clock
         self._holding = holding or Holding()
+        self._metrics = metrics or _Uncounted()
 
     async def reserve(
         self,
@@ -97,6 +111,7 @@ class Reservations:
                 dealer_limit=self._holding.dealer_limit,
             )
         except DealerLimitReached:
+            self._metrics.refused(org, "dealer_limit")
             log.info(
                 "reservation refused, dealer limit reached",
                 org=org,
@@ -107,6 +122,7 @@ class Reservations:
             raise
 
         if holder.id != reservation.id:
+            self._metrics.refused(org, "device_held")
             log.info(
                 "reservation refused, device held",
                 org=org,
@@ -116,6 +132,7 @@ class Reservations:
             )
             raise ReservationConflict(holder)
 
+        self._metrics.changed(org, EventKind.CREATED)
         log.info(
             "reservation created",
             org=org,
@@ -223,6 +240,7 @@ class Reservations:
                 change, until=change.at + ttl, completion=completion
             )
             if extended is not None:
+                self._metrics.changed(org, EventKind.EXTENDED)
                 log.info(
                     "reservation extended",
                     org=org,
@@ -241,8 +259,11 @@ class Reservations:
         total = 0
         while True:
             expired = await self._store.expire_due(now=self._clock(), limit=limit)
-            total += expired
-            if expired < limit:
+            for org, count in expired.items():
+                self._metrics.changed(org, EventKind.EXPIRED, count)
+            written = sum(expired.values())
+            total += written
+            if written < limit:
                 break
 
         if total:
@@ -263,6 +284,7 @@ class Reservations:
                 change, status=status, reason=reason, completion=completion
             )
             if closed is not None:
+                self._metrics.changed(change.org, EventKind(status.value))
                 log.info(
                     "reservation closed",
                     org=change.org,

@@ -12,6 +12,7 @@ import email.utils
 import time
 import urllib.parse
 from datetime import UTC, datetime
+from typing import Protocol
 
 import httpx
 import msgspec
@@ -39,6 +40,15 @@ class UpstreamBadResponse(Exception):
     """An answer that cannot be used: malformed, oversized, redirected, refused."""
 
 
+class CallMetrics(Protocol):
+    """Where each call's outcome and duration are counted."""
+
+    def inventory_call(self, *, upstream: str, outcome: str, seconds: float) -> None:
+        """One call to ``upstream`` ended: found, not_found, unavailable or
+        bad_response."""
+        ...
+
+
 class InventoryClient:
     """The logistics stock API of one upstream, over a shared HTTP client."""
 
@@ -50,15 +60,36 @@ class InventoryClient:
         http: httpx.AsyncClient,
         credentials: Credentials,
         max_body: int,
+        metrics: CallMetrics | None = None,
     ) -> None:
         self.name = name
         self._url = base_url.rstrip("/")
         self._http = http
         self._credentials = credentials
         self._max_body = max_body
+        self._metrics = metrics
 
     async def lookup(self, org: str, identifier: str) -> DeviceDto | None:
         """The upstream's record of ``identifier`` in ``org``, or None if unknown."""
+        started = time.perf_counter()
+        outcome = "unavailable"
+        try:
+            found = await self._lookup(org, identifier)
+        except UpstreamBadResponse:
+            outcome = "bad_response"
+            raise
+        else:
+            outcome = "not_found" if found is None else "found"
+            return found
+        finally:
+            if self._metrics is not None:
+                self._metrics.inventory_call(
+                    upstream=self.name,
+                    outcome=outcome,
+                    seconds=time.perf_counter() - started,
+                )
+
+    async def _lookup(self, org: str, identifier: str) -> DeviceDto | None:
         try:
             status, body, retry_after = await self._call(org, identifier)
             if status == 401:

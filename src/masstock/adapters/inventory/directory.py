@@ -85,6 +85,10 @@ class HttpDeviceDirectory:
         self._inflight: dict[Key, asyncio.Future[Device | None]] = {}
         self.stats: Counter[str] = Counter()
 
+    def breaker_states(self) -> dict[str, str]:
+        """The state of this upstream's circuit breaker, by upstream name."""
+        return {self._client.name: self.breaker.state.value}
+
     async def find(
         self, org: str, identifier: str, *, is_sim: bool | None = None
     ) -> Device | None:
@@ -249,6 +253,10 @@ class RoutedDeviceDirectory:
     ) -> None:
         self._devices = devices
         self._sims = sims
+
+    def breaker_states(self) -> dict[str, str]:
+        """The state of each upstream's circuit breaker, by upstream name."""
+        return self._devices.breaker_states() | self._sims.breaker_states()
 
     async def find(
         self, org: str, identifier: str, *, is_sim: bool | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NamedTuple
 
 import asyncpg
 import structlog
@@ -40,6 +41,12 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
         await connection.execute("ROLLBACK")
 
 
+class PoolUsage(NamedTuple):
+    size: int
+    in_use: int
+    waiting: int
+
+
 class PostgresDatabase:
     """A pool of connections to one PostgreSQL database."""
 
@@ -52,10 +59,16 @@ class PostgresDatabase:
         # served, so that the pool's own wait never runs: it lets a newcomer
         # overtake a waiter it has just woken, which stretches the tail.
         self._turns = asyncio.Semaphore(pool_size)
+        self._in_use = 0
+        self._waiting = 0
 
     @property
     def pool_size(self) -> int:
         return self._pool_size
+
+    def usage(self) -> PoolUsage:
+        """How many connections serve requests now, and how many requests wait."""
+        return PoolUsage(self._pool_size, self._in_use, self._waiting)
 
     async def open(self) -> None:
         try:
@@ -91,12 +104,15 @@ class PostgresDatabase:
         if not self._turns.locked():
             await self._turns.acquire()  # free: returns at once
             return
+        self._waiting += 1
         try:
             async with asyncio.timeout(self._timeout):
                 await self._turns.acquire()
         except TimeoutError as exc:
             log.warning("database unavailable", error="no connection free in time")
             raise StorageUnavailable from exc
+        finally:
+            self._waiting -= 1
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -104,6 +120,7 @@ class PostgresDatabase:
         if self._pool is None:
             raise RuntimeError("PostgresDatabase.open() was not awaited")
         await self._take_turn()
+        self._in_use += 1
         try:
             # A turn guarantees a free connection: no second wait, no timer.
             async with self._pool.acquire() as connection:
@@ -118,4 +135,5 @@ class PostgresDatabase:
             log.warning("database unavailable", error=repr(exc))
             raise StorageUnavailable from exc
         finally:
+            self._in_use -= 1
             self._turns.release()

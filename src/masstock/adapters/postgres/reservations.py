@@ -104,7 +104,7 @@ WITH due AS (
     FROM due WHERE r.id = due.id AND r.status = 'CREATED'
     RETURNING r.id, r.org, r.expires_at
 ), recorded AS ({_RECORD_EXPIRED.replace("$3", "NULL")})
-SELECT count(*) FROM closed
+SELECT org, count(*) AS expired FROM closed GROUP BY org
 """
 
 _ACTIVE_HOLD_OF_DEALER = (
@@ -271,14 +271,14 @@ class PostgresReservationStore:
                 await _complete(connection, completion, extended)
         return extended
 
-    async def expire_due(self, *, now: datetime, limit: int) -> int:
+    async def expire_due(self, *, now: datetime, limit: int) -> dict[str, int]:
         async with self._db.connection() as connection, connection.transaction():
             if not await connection.fetchval(
                 "SELECT pg_try_advisory_xact_lock($1)", SWEEPER_LOCK_KEY
             ):
-                return 0
-            expired: int = await connection.fetchval(_EXPIRE_DUE, now, limit)
-            return expired
+                return {}
+            rows = await connection.fetch(_EXPIRE_DUE, now, limit)
+        return {row["org"]: row["expired"] for row in rows}
 
     async def history(self, org: str, reservation_id: UUID) -> list[ReservationEvent]:
         async with self._db.connection() as connection:

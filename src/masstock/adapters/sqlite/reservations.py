@@ -185,10 +185,12 @@ class SqliteReservationStore:
 
         return await self._db.write(_extend)
 
-    async def expire_due(self, *, now: datetime, limit: int) -> int:
-        def _expire_due(connection: sqlite3.Connection) -> int:
+    async def expire_due(self, *, now: datetime, limit: int) -> dict[str, int]:
+        def _expire_due(connection: sqlite3.Connection) -> dict[str, int]:
             due = connection.execute(_DUE, (to_text(now), limit)).fetchall()
+            expired: dict[str, int] = {}
             for reservation_id, org, expires_at in due:
+                expired[org] = expired.get(org, 0) + 1
                 connection.execute(_EXPIRE, (reservation_id,))
                 connection.execute(
                     _INSERT_EVENT,
@@ -202,7 +204,7 @@ class SqliteReservationStore:
                         None,
                     ),
                 )
-            return len(due)
+            return expired
 
         return await self._db.write(_expire_due)
 
