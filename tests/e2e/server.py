@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -51,6 +52,27 @@ class ServerProcess:
         if self._process is None:
             raise RuntimeError("the server is not running")
         return self._process.pid
+
+    def log_events(self) -> list[dict[str, Any]]:
+        """Every JSON event the server has logged so far."""
+        if self._log_path is None:
+            raise RuntimeError("the server was started without a log file")
+        lines = self._log_path.read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def access_event(self, request_id: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The access event of a request: written just after its answer, so wait."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [
+                event
+                for event in self.log_events()
+                if event["event"] == "request" and event.get("request_id") == request_id
+            ]
+            if found or time.monotonic() > deadline:
+                (event,) = found
+                return event
+            time.sleep(0.05)
 
     def start(self, timeout: float = 30.0) -> None:
         if self._log_path is None:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from litestar.routes import HTTPRoute
 
+from masstock.adapters.metrics import Metrics
 from masstock.api.app import create_app
 from masstock.api.docs import swagger_ui_static
 from masstock.api.errors import STATUS
@@ -285,7 +286,7 @@ def test_the_document_has_the_shape_openapi_3_1_requires(document: Json) -> None
 def test_the_document_lists_exactly_the_routes_the_app_serves(
     document: Json,
 ) -> None:
-    app = create_app(_never_opened, max_header_bytes=16384)
+    app = create_app(_never_opened, telemetry=Metrics(), max_header_bytes=16384)
 
     served = {
         (method.lower(), route.path_format)

@@ -84,6 +84,8 @@ def observed(app: ASGIApp, *, observe: Observe, spans: Spans | None = None) -> A
                 MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = (
                     request_id
                 )
+                if spans is not None:  # the span ends with the answer's last byte
+                    spans.routed(scope["method"], scope.get("path_template", ""))
             await send(message)
 
         with structlog.contextvars.bound_contextvars(**fields):
@@ -92,8 +94,6 @@ def observed(app: ASGIApp, *, observe: Observe, spans: Spans | None = None) -> A
             finally:
                 seconds = time.perf_counter() - started
                 route = scope.get("path_template", "")
-                if spans is not None:
-                    spans.routed(scope["method"], route)
                 observe(
                     method=scope["method"], route=route, status=status, seconds=seconds
                 )
