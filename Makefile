@@ -12,7 +12,7 @@ PORT ?= 8080
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install run test lint bench bench-import bench-inventory bench-reliability clean
+.PHONY: install run test lint docs bench bench-import bench-inventory bench-reliability clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -32,6 +32,10 @@ lint: install
 
 test: lint
 	$(UV) run --frozen pytest
+
+# The settings table of docs/operations.md, written again from the settings model.
+docs: install
+	$(UV) run --frozen masstock settings --write docs/operations.md
 
 bench: install
 	$(UV) run --frozen python -m bench.performance $(ARGS)

@@ -358,15 +358,17 @@ def build_app(settings: Settings) -> ASGIApp:
             "set MASSTOCK_AUTH=jwt in production",
         )
 
+    metrics = Metrics()
+
     async def sweep(services: Services) -> None:
         await sweep_forever(
             services.reservations,
             services.idempotency,
             interval=settings.sweep_interval,
             batch=settings.sweep_batch,
+            swept=metrics.swept,
         )
 
-    metrics = Metrics()
     exporter = tracing_exporter()
     tracing = None if exporter is None else Tracing(exporter)
 

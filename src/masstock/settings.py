@@ -27,53 +27,264 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="MASSTOCK_", extra="ignore")
 
-    database_url: str = "sqlite:///masstock.db"
-    orgs: Annotated[tuple[str, ...], NoDecode] = DEFAULT_ORGS
-    db_pool_size: int = Field(default=8, ge=1, le=200)
-    db_timeout: float = Field(default=5.0, gt=0, le=300)
-    reservation_ttl: int = Field(default=72 * 3600, ge=0)
-    reservation_max_ttl: int = Field(default=30 * 24 * 3600, ge=1)
-    sweep_interval: float = Field(default=30.0, ge=0)
-    sweep_batch: int = Field(default=500, ge=1, le=100_000)
-    inventory_url: str | None = None
-    sim_inventory_url: str | None = None
-    inventory_token: SecretStr | None = None
-    inventory_token_file: Path | None = None
-    inventory_token_url: str | None = None
-    inventory_client_id: str | None = None
-    inventory_client_secret: SecretStr | None = None
-    inventory_connect_timeout: float = Field(default=0.25, gt=0, le=60)
-    inventory_read_timeout: float = Field(default=0.5, gt=0, le=60)
-    inventory_deadline: float = Field(default=0.8, gt=0, le=60)
-    inventory_attempts: int = Field(default=3, ge=1, le=10)
-    inventory_breaker_failures: int = Field(default=5, ge=1)
-    inventory_breaker_cool_down: float = Field(default=10.0, gt=0)
-    inventory_cache_size: int = Field(default=100_000, ge=0)
-    inventory_cache_ttl: float = Field(default=300.0, ge=0)
-    inventory_cache_negative_ttl: float = Field(default=30.0, ge=0)
-    inventory_cache_max_stale: float = Field(default=3600.0, ge=0)
-    inventory_max_body: int = Field(default=65536, ge=1024)
-    idempotency_ttl: int = Field(default=24 * 3600, ge=60)
-    shutdown_grace: int = Field(default=20, ge=1, le=600)
-    auth: Literal["none", "jwt"] = "none"
-    jwt_public_key_file: Path | None = None
-    jwt_jwks_file: Path | None = None
-    jwt_jwks_url: str | None = None
-    jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = ("RS256",)
-    jwt_issuer: str | None = None
-    jwt_audience: str | None = None
-    jwt_leeway: int = Field(default=30, ge=0, le=300)
-    jwt_jwks_cache_ttl: float = Field(default=3600.0, gt=0)
-    jwt_jwks_min_refresh: float = Field(default=30.0, ge=0)
-    jwt_orgs_claim: str = "orgs"
-    jwt_dealer_claim: str = "dealer_id"
-    jwt_scope_claim: str = "scope"
-    dealer_max_active: int = Field(default=0, ge=0)
-    rate_limit: str | None = None
-    redis_url: str | None = None
-    max_header_bytes: int = Field(default=16384, ge=1024, le=1_048_576)
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["console", "json"] = "console"
+    database_url: str = Field(
+        default="sqlite:///masstock.db",
+        description=(
+            "`sqlite:///relative/path.db`, `sqlite:////absolute/path.db`, or "
+            "`postgresql://user@host:port/db`"
+        ),
+    )
+    orgs: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=DEFAULT_ORGS,
+        description=(
+            "the registered organizations, comma-separated; any other org is 404 "
+            "`ORGANIZATION_NOT_FOUND`"
+        ),
+    )
+    db_pool_size: int = Field(
+        default=8,
+        ge=1,
+        le=200,
+        description=(
+            "PostgreSQL connections per process; excess requests queue for one, first"
+            " come first served"
+        ),
+    )
+    db_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description=(
+            "seconds to wait for a connection or a statement before answering 503"
+        ),
+    )
+    reservation_ttl: int = Field(
+        default=72 * 3600,
+        ge=0,
+        description="seconds a new hold lasts (72 h); `0`: holds never expire",
+    )
+    reservation_max_ttl: int = Field(
+        default=30 * 24 * 3600,
+        ge=1,
+        description=(
+            "the longest `ttl_seconds` an extension may ask for, in seconds (30 days)"
+        ),
+    )
+    sweep_interval: float = Field(
+        default=30.0,
+        ge=0,
+        description=(
+            "seconds between the expiry sweeps inside `serve`; `0`: no sweeper (run "
+            "`masstock reservations expire` from cron instead)"
+        ),
+    )
+    sweep_batch: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="expired holds written down per transaction",
+    )
+    inventory_url: str | None = Field(
+        default=None,
+        description=(
+            "the logistics stock API; unset: devices come from the catalog table"
+        ),
+    )
+    sim_inventory_url: str | None = Field(
+        default=None,
+        description=(
+            "the stock API of SIM cards, if not the same as `MASSTOCK_INVENTORY_URL`"
+        ),
+    )
+    inventory_token: SecretStr | None = Field(
+        default=None,
+        description="a static bearer token for the stock API (secret)",
+    )
+    inventory_token_file: Path | None = Field(
+        default=None,
+        description="a file holding that token, read at start-up",
+    )
+    inventory_token_url: str | None = Field(
+        default=None,
+        description="OAuth2 token endpoint, for client credentials",
+    )
+    inventory_client_id: str | None = Field(
+        default=None,
+        description="OAuth2 client id",
+    )
+    inventory_client_secret: SecretStr | None = Field(
+        default=None,
+        description="OAuth2 client secret (secret)",
+    )
+    inventory_connect_timeout: float = Field(
+        default=0.25,
+        gt=0,
+        le=60,
+        description="seconds to connect, per attempt",
+    )
+    inventory_read_timeout: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description="seconds to read an answer, per attempt",
+    )
+    inventory_deadline: float = Field(
+        default=0.8,
+        gt=0,
+        le=60,
+        description="seconds for a whole lookup, retries included",
+    )
+    inventory_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="attempts per lookup",
+    )
+    inventory_breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="consecutive failures that open an upstream's circuit",
+    )
+    inventory_breaker_cool_down: float = Field(
+        default=10.0,
+        gt=0,
+        description="seconds an open circuit waits before a trial call",
+    )
+    inventory_cache_size: int = Field(
+        default=100_000,
+        ge=0,
+        description="devices remembered per upstream",
+    )
+    inventory_cache_ttl: float = Field(
+        default=300.0,
+        ge=0,
+        description=(
+            "seconds a found device is answered from the cache; `0` turns the cache off"
+        ),
+    )
+    inventory_cache_negative_ttl: float = Field(
+        default=30.0,
+        ge=0,
+        description='seconds a "not found" is answered from the cache',
+    )
+    inventory_cache_max_stale: float = Field(
+        default=3600.0,
+        ge=0,
+        description=(
+            "seconds an old answer may still be served while the upstream fails"
+        ),
+    )
+    inventory_max_body: int = Field(
+        default=65536,
+        ge=1024,
+        description="bytes; a longer answer from the stock API is refused",
+    )
+    idempotency_ttl: int = Field(
+        default=24 * 3600,
+        ge=60,
+        description="seconds an idempotency key and its answer are kept",
+    )
+    shutdown_grace: int = Field(
+        default=20,
+        ge=1,
+        le=600,
+        description=(
+            "seconds a SIGTERM lets accepted requests finish before the process exits"
+        ),
+    )
+    auth: Literal["none", "jwt"] = Field(
+        default="none",
+        description=(
+            "`none` (anyone may act for any org and dealer) or `jwt` (bearer tokens)"
+        ),
+    )
+    jwt_public_key_file: Path | None = Field(
+        default=None,
+        description="the issuer's public key, PEM; one key source with `jwt`",
+    )
+    jwt_jwks_file: Path | None = Field(
+        default=None,
+        description="the issuer's keys, a JWKS file; one key source with `jwt`",
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None,
+        description=(
+            "the issuer's keys, a JWKS URL, refetched when stale; one key source with"
+            " `jwt`"
+        ),
+    )
+    jwt_algorithms: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("RS256",),
+        description=(
+            "comma-separated, from RS256/384/512, PS256/384/512, ES256/384/512, EdDSA"
+        ),
+    )
+    jwt_issuer: str | None = Field(
+        default=None,
+        description="the `iss` a token must carry; needed with `jwt`",
+    )
+    jwt_audience: str | None = Field(
+        default=None,
+        description="the `aud` a token must carry; needed with `jwt`",
+    )
+    jwt_leeway: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="seconds of clock skew allowed on `exp` and `nbf`",
+    )
+    jwt_jwks_cache_ttl: float = Field(
+        default=3600.0,
+        gt=0,
+        description="seconds a fetched JWKS is kept",
+    )
+    jwt_jwks_min_refresh: float = Field(
+        default=30.0,
+        ge=0,
+        description="the least seconds between two fetches for an unknown `kid`",
+    )
+    jwt_orgs_claim: str = Field(
+        default="orgs",
+        description="the claim naming the orgs a token may act in",
+    )
+    jwt_dealer_claim: str = Field(
+        default="dealer_id",
+        description="the claim binding a token to one dealer",
+    )
+    jwt_scope_claim: str = Field(
+        default="scope",
+        description="the claim holding a token's scopes",
+    )
+    dealer_max_active: int = Field(
+        default=0,
+        ge=0,
+        description="active reservations a dealer may hold per org; `0`: no cap",
+    )
+    rate_limit: str | None = Field(
+        default=None,
+        description=(
+            "requests per caller, in the `limits` notation (`20/second;1000/minute`);"
+            " unset: no limit"
+        ),
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="`redis://host:6379/0`, to share the rate limit between replicas",
+    )
+    max_header_bytes: int = Field(
+        default=16384,
+        ge=1024,
+        le=1_048_576,
+        description="request headers, names and values, in all; more is 431",
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info",
+        description="`debug`, `info`, `warning` or `error`",
+    )
+    log_format: Literal["console", "json"] = Field(
+        default="console",
+        description="`console` (readable) or `json` (one event per line)",
+    )
 
     @field_validator("database_url")
     @classmethod

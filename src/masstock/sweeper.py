@@ -7,6 +7,7 @@ table honest for reports and the history complete, a batch at a time.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import structlog
 
@@ -23,12 +24,18 @@ async def sweep_forever(
     *,
     interval: float,
     batch: int,
+    swept: Callable[[], None] | None = None,
 ) -> None:
-    """Expire due holds and forget old idempotency keys, until cancelled."""
+    """Expire due holds and forget old idempotency keys, until cancelled.
+
+    ``swept`` is called after each sweep that ran to its end.
+    """
     while True:
         try:
             await reservations.expire_due(limit=batch)
             await idempotency.purge()
+            if swept is not None:
+                swept()
         except StorageUnavailable:
             # The database is away; the requests say so, and the next turn retries.
             log.warning("expiry sweep skipped, database unavailable")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -44,14 +46,40 @@ def server(postgres_server_url: str, folder: Path) -> Iterator[ServerProcess]:
         log_path=folder / "serve.log",
     )
     process.start()
+    _wait_for_both_workers(process)
     yield process
     process.stop()
 
 
-def _one_connection_per_request(server: ServerProcess) -> httpx.Client:
-    # A new connection each time lets the kernel hand requests to both workers.
+def _wait_for_both_workers(process: ServerProcess) -> None:
+    # The server answers as soon as one worker does; the other may lag.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        events = process.log_events()
+        if sum(e["event"] == "Application startup complete." for e in events) == 2:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the second worker did not start")
+
+
+def _reserve_all(server: ServerProcess, dealer: str, count: int) -> list[int]:
+    """Reserve the first ``count`` devices for ``dealer``, 8 at a time.
+
+    Eight connections at once, each new, so that the kernel hands some to
+    each worker: an idle worker accepts while a busy one works.
+    """
     limits = httpx.Limits(max_keepalive_connections=0)
-    return httpx.Client(base_url=server.base_url, limits=limits, timeout=10.0)
+
+    def reserve(n: int) -> int:
+        with httpx.Client(base_url=server.base_url, limits=limits) as client:
+            body = {"device_id": f"IMEI-OBS-{n:04}", "dealer_id": dealer}
+            answer = client.post(
+                "/v1/orgs/yoigo/reservation", json={**body, "is_sim": False}
+            )
+            return answer.status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(reserve, range(count)))
 
 
 def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -65,22 +93,12 @@ def _samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 def test_metrics_add_up_the_requests_and_holds_of_both_workers(
     server: ServerProcess, folder: Path
 ) -> None:
-    with _one_connection_per_request(server) as client:
-        for n in range(CREATES):
-            body = {"device_id": f"IMEI-OBS-{n:04}", "dealer_id": "DEALER001"}
-            created = client.post(
-                "/v1/orgs/yoigo/reservation", json={**body, "is_sim": False}
-            )
-            assert created.status_code == 200
-        for n in range(CONFLICTS):
-            body = {"device_id": f"IMEI-OBS-{n:04}", "dealer_id": "DEALER002"}
-            refused = client.post(
-                "/v1/orgs/yoigo/reservation", json={**body, "is_sim": False}
-            )
-            assert refused.status_code == 409
+    created = _reserve_all(server, "DEALER001", CREATES)
+    refused = _reserve_all(server, "DEALER002", CONFLICTS)
+    scraped = httpx.get(f"{server.base_url}/metrics", timeout=10.0)
 
-        scraped = client.get("/metrics")
-
+    assert created == [200] * CREATES
+    assert refused == [409] * CONFLICTS
     writers = {path.stem.rsplit("_", 1)[-1] for path in (folder / "metrics").iterdir()}
     samples = _samples(scraped.text)
     route = "/v1/orgs/{org}/reservation"
@@ -106,6 +124,8 @@ def test_metrics_add_up_the_requests_and_holds_of_both_workers(
     assert samples[("masstock_reservation_conflicts_total", held)] == CONFLICTS
     pool = frozenset({("state", "idle")})
     assert samples[("masstock_db_pool_connections", pool)] > 0
+    swept = samples[("masstock_sweep_last_success_timestamp_seconds", frozenset())]
+    assert swept > time.time() - 600
 
 
 def test_a_failed_requests_event_is_found_by_the_request_id_it_echoed(

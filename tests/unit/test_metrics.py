@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -172,6 +173,17 @@ def test_pool_and_breaker_gauges_show_the_last_sample() -> None:
     breaker = "masstock_inventory_breaker_state"
     assert _value(metrics, breaker, upstream="inventory") == 2
     assert _value(metrics, breaker, upstream="sim-inventory") == 0
+
+
+def test_the_last_sweep_is_a_timestamp_to_alert_on() -> None:
+    metrics = Metrics()
+    before = time.time()
+
+    metrics.swept()
+
+    swept = _value(metrics, "masstock_sweep_last_success_timestamp_seconds")
+    assert swept is not None
+    assert before <= swept <= time.time()
 
 
 def test_inventory_calls_are_observed_by_upstream_and_outcome() -> None:

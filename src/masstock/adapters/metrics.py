@@ -13,6 +13,7 @@ conventions for ``http.server.request.duration``, as Prometheus spells them.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 
 from prometheus_client import (
@@ -106,6 +107,16 @@ class Metrics:
             multiprocess_mode="livemax",
             registry=registry,
         )
+        self._swept = Gauge(
+            "masstock_sweep_last_success_timestamp_seconds",
+            "When an expiry sweep last ran to its end (Unix time, latest worker).",
+            multiprocess_mode="max",
+            registry=registry,
+        )
+
+    def swept(self) -> None:
+        """The expiry sweep of this process ran to its end, now."""
+        self._swept.set(time.time())
 
     def request(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP request answered; ``route`` is its template, "" if none."""

@@ -16,6 +16,7 @@ from masstock.cli.devices import devices_app
 from masstock.cli.fake_inventory import fake_inventory
 from masstock.cli.keys import keys_app, token_app
 from masstock.cli.reservations import reservations_app
+from masstock.cli.settings import settings
 from masstock.domain.errors import StorageUnavailable
 from masstock.settings import Settings, SettingsError, load_settings
 
@@ -32,6 +33,7 @@ app.add_typer(reservations_app, name="reservations")
 app.add_typer(keys_app, name="keys")
 app.add_typer(token_app, name="token")
 app.command("fake-inventory")(fake_inventory)
+app.command("settings")(settings)
 
 
 def settings_or_exit() -> Settings:
