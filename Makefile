@@ -12,7 +12,7 @@ PORT ?= 8080
 export UV_PYTHON_DOWNLOADS := never
 export UV_PYTHON := $(PYTHON)
 
-.PHONY: install run test lint docs bench bench-import bench-inventory bench-reliability clean
+.PHONY: install run test lint docs bench bench-compare bench-import bench-inventory bench-reliability clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -39,6 +39,9 @@ docs: install
 
 bench: install
 	$(UV) run --frozen python -m bench.performance $(ARGS)
+
+bench-compare: install
+	$(UV) run --frozen python bench/compare.py $(ARGS)
 
 bench-import: install
 	$(UV) run --frozen python bench/import_catalog.py $(ARGS)

@@ -7,8 +7,6 @@ each worker process.
 from __future__ import annotations
 
 import asyncio
-import logging
-import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
@@ -19,7 +17,7 @@ import httpx
 import structlog
 from litestar.types import ASGIApp
 
-from masstock.adapters import schema
+from masstock.adapters import logs, schema
 from masstock.adapters.inventory import (
     HttpDeviceDirectory,
     InventoryConfig,
@@ -79,47 +77,8 @@ def utc_now() -> datetime:
 
 def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
     """Events with key=value fields: readable in a terminal, JSON in production."""
-    stream = sys.stderr if stream is None else stream
-    level = logging.getLevelName(settings.log_level.upper())
-    renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
-        if settings.log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
-    )
-    # httpx reports every request at INFO; the inventory adapter logs its own
-    # events, with the outcome and without the query string.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # Alembic tells of its dialect at every upgrade; the upgrade logs its own.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    stamp = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    # Records of other libraries (uvicorn's start and stop, asyncio's
-    # complaints) come out in the same format, one write each.
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            foreign_pre_chain=[structlog.processors.add_log_level, stamp],
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                renderer,
-            ],
-        )
-    )
-    root = logging.getLogger()
-    root.handlers = [handler]
-    root.setLevel(level)
-    structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            stamp,
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        # One write per event, line and all: workers share one log file, and an
-        # event written in two parts can be cut in two by another worker's.
-        logger_factory=structlog.WriteLoggerFactory(stream),
-        cache_logger_on_first_use=True,
+    logs.configure_logging(
+        level=settings.log_level, log_format=settings.log_format, stream=stream
     )
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
 
 import pytest
 import structlog
@@ -76,3 +80,54 @@ def test_events_below_the_level_are_not_written(
 
     assert len(stderr.writes) == 1
     assert "database unavailable" in stderr.writes[0]
+
+
+def test_json_timestamps_are_utc_now_to_the_microsecond(
+    stderr: _Stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MASSTOCK_LOG_FORMAT", "json")
+    configure_logging(load_settings(), stderr)
+    before = datetime.now(UTC)
+
+    structlog.get_logger("masstock.test").info("reservation created")
+
+    stamp = json.loads(stderr.writes[0])["timestamp"]
+    at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp)
+    assert before - timedelta(seconds=1) < at <= datetime.now(UTC)
+
+
+def test_values_json_cannot_hold_are_written_as_text(
+    stderr: _Stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MASSTOCK_LOG_FORMAT", "json")
+    configure_logging(load_settings(), stderr)
+
+    where = PurePosixPath("/var/lib/masstock")
+    structlog.get_logger("masstock.test").info("odd", path=where)
+
+    assert json.loads(stderr.writes[0])["path"] == "/var/lib/masstock"
+
+
+def test_events_of_one_turn_of_the_loop_leave_in_whole_lines_and_few_writes(
+    stderr: _Stream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MASSTOCK_LOG_FORMAT", "json")
+    configure_logging(load_settings(), stderr)
+    log = structlog.get_logger("masstock.test")
+
+    async def burst() -> int:
+        for n in range(200):
+            log.info("reservation created", device_id=f"IMEI-{n:04}")
+        written_before_the_turn_ended = len(stderr.writes)
+        await asyncio.sleep(0)
+        return written_before_the_turn_ended
+
+    before_the_end = asyncio.run(burst())
+
+    events = [json.loads(line) for line in stderr.getvalue().splitlines()]
+    assert [e["device_id"] for e in events] == [f"IMEI-{n:04}" for n in range(200)]
+    assert 1 < len(stderr.writes) < 200
+    assert before_the_end < len(stderr.writes)
+    assert all(write.endswith("\n") for write in stderr.writes)
+    assert all(len(write.encode()) <= 4096 for write in stderr.writes)

@@ -39,6 +39,7 @@ INVENTORY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.8, 1.0, 2.5, 5.0)
 _KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
+_MAX_CACHED_SERIES = 1024
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
@@ -67,6 +68,8 @@ class Metrics:
             buckets=REQUEST_BUCKETS,
             registry=registry,
         )
+        # Every request observes one series: found here, not by label lookup.
+        self._request_series: dict[tuple[str, str, int], Histogram] = {}
         self._changes = Counter(
             "masstock_reservation_changes",
             "Reservations that went through a change, by org and kind of change.",
@@ -120,9 +123,15 @@ class Metrics:
 
     def request(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP request answered; ``route`` is its template, "" if none."""
-        if method not in _KNOWN_METHODS:
-            method = "_OTHER"
-        self._requests.labels(method, route, str(status)).observe(seconds)
+        key = (method, route, status)
+        series = self._request_series.get(key)
+        if series is None:
+            known = method if method in _KNOWN_METHODS else "_OTHER"
+            series = self._requests.labels(known, route, str(status))
+            # Bounded: routes and statuses are few, and unknown methods are one.
+            if len(self._request_series) < _MAX_CACHED_SERIES:
+                self._request_series[key] = series
+        series.observe(seconds)
 
     def changed(self, org: str, kind: EventKind, count: int = 1) -> None:
         self._changes.labels(org, kind.value.lower()).inc(count)

@@ -1,0 +1,225 @@
+"""Two revisions of the service side by side: what a change costs the hot path.
+
+    make bench-compare ARGS="--base 2383ed6"          # HEAD against 2383ed6
+    make bench-compare ARGS="--base main~3 --seconds 5 --repeat 5"
+
+The base revision is checked out into a worktree under ``.bench/`` with its own
+virtual environment (from its own uv.lock); the work tree as it stands is the
+other side.  Each side gets its own PostgreSQL database with the same catalog
+and its own ``masstock serve`` (2 workers, JSON logs at info, as in
+production), both warmed up.  Then each load runs on one side, then the other,
+``--repeat`` times, so that whatever else the machine does falls on both; the
+median of each side's runs is compared.  Loopback only, bounded in time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.performance import database, wrk
+from bench.performance.database import ORG
+from tests.e2e.server import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+LOADS = ("floor", "lookup", "create")
+
+
+@dataclass
+class Side:
+    """One revision: its code, its database, its server."""
+
+    name: str
+    python: Path
+    url: str = ""
+    port: int = field(default_factory=free_port)
+    runs: dict[str, list[wrk.Load]] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def _worktree(revision: str) -> Path:
+    """The base revision, checked out once, with its own environment."""
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", revision],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    folder = ROOT / ".bench" / f"compare-{commit}"
+    if not folder.exists():
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(folder), commit],
+            cwd=ROOT,
+            check=True,
+        )
+    uv = ROOT / ".tools" / "bin" / "uv"
+    subprocess.run(
+        [str(uv), "sync", "--frozen", "--quiet"],
+        cwd=folder,
+        check=True,
+        env={**os.environ, "UV_PROJECT_ENVIRONMENT": str(folder / ".venv")},
+    )
+    return folder
+
+
+def _masstock(side: Side, *arguments: str) -> None:
+    """Run the side's own ``masstock`` (its own migrations) on its database."""
+    subprocess.run(
+        [str(side.python), "-m", "masstock", *arguments],
+        env={**os.environ, "MASSTOCK_DATABASE_URL": side.url},
+        check=True,
+        capture_output=True,
+    )
+
+
+@contextmanager
+def _served(side: Side, log: Path) -> Iterator[None]:
+    env = {
+        **os.environ,
+        "MASSTOCK_DATABASE_URL": side.url,
+        "MASSTOCK_LOG_LEVEL": "info",
+        "MASSTOCK_LOG_FORMAT": "json",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    command = [str(side.python), "-m", "masstock", "serve", "--port", str(side.port)]
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [*command, "--workers", "2"], env=env, stdout=out, stderr=out
+        )
+    try:
+        _wait_until_answering(side, process)
+        yield
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+def _wait_until_answering(side: Side, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{side.name}: masstock serve exited")
+        try:
+            httpx.get(f"{side.base_url}/health/live", timeout=1.0)
+        except httpx.TransportError:
+            time.sleep(0.2)
+            continue
+        return
+    raise SystemExit(f"{side.name}: masstock serve did not answer")
+
+
+def _drive(side: Side, operation: str, items: Path, seconds: float) -> wrk.Load:
+    return wrk.drive(
+        wrk=wrk.ensure_installed("wrk", "wrk"),
+        base_url=side.base_url,
+        operation=operation,
+        items=items,
+        org=ORG,
+        seconds=seconds,
+        connections=64,
+    )
+
+
+def _median(runs: list[wrk.Load]) -> wrk.Load:
+    ordered = sorted(runs, key=lambda load: load.rate)
+    return ordered[len(ordered) // 2]
+
+
+def _report(base: Side, head: Side) -> None:
+    print(f"\n{'load':<8} {'side':<8} {'req/s (runs)':<34} {'p50 ms':>8} {'p99 ms':>8}")
+    for operation in LOADS:
+        for side in (base, head):
+            median = _median(side.runs[operation])
+            rates = "; ".join(f"{load.rate:,.0f}" for load in side.runs[operation])
+            print(
+                f"{operation:<8} {side.name:<8} {median.rate:>8,.0f} ({rates})"
+                f"{'':<4} {median.p50_ms:>8.2f} {median.p99_ms:>8.2f}"
+            )
+        ratio = _median(head.runs[operation]).rate / _median(base.runs[operation]).rate
+        errors = sum(
+            load.unexpected + load.socket_errors + load.conflicts
+            for side in (base, head)
+            for load in side.runs[operation]
+        )
+        print(f"{operation:<8} head/base {100 * ratio:6.1f}%   errors {errors}")
+    ratios = [
+        statistics.median(load.rate for load in head.runs[op])
+        / statistics.median(load.rate for load in base.runs[op])
+        for op in LOADS
+    ]
+    print(
+        f"\ngeometric mean of head/base: {100 * statistics.geometric_mean(ratios):.1f}%"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", default="HEAD~1", help="the revision to compare with")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--devices", type=int, default=100_000)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432")
+    args = parser.parse_args()
+    if not 1 <= args.seconds <= 60 or not 1 <= args.repeat <= 9:
+        parser.error("--seconds must be 1..60 and --repeat 1..9")
+
+    folder = ROOT / ".bench" / "compare"
+    folder.mkdir(parents=True, exist_ok=True)
+    base_tree = _worktree(args.base)
+    base = Side("base", base_tree / ".venv" / "bin" / "python")
+    head = Side("head", Path(sys.executable))
+    catalog = database.write_catalog(folder / "catalog.csv", args.devices)
+    devices = wrk.write_items(
+        folder / "devices.items", [database.device(n) for n in range(args.devices)]
+    )
+    holds = wrk.write_items(
+        folder / "holds.items",
+        [f"{database.device(n)} {database.dealer(n)}" for n in range(args.devices)],
+    )
+
+    with ExitStack() as stack:
+        for side in (base, head):
+            name = f"masstock_compare_{side.name}_{os.getpid()}"
+            side.url = stack.enter_context(
+                database.postgres_database(args.postgres, name)
+            )
+            _masstock(side, "devices", "import", str(catalog))
+            stack.enter_context(_served(side, folder / f"{side.name}.log"))
+            _drive(side, "lookup", devices, args.seconds)  # warm-up, not counted
+        print(f"base {args.base} ({base_tree.name}) against the work tree", flush=True)
+
+        for operation in LOADS:
+            items = holds if operation == "create" else devices
+            for _ in range(args.repeat):
+                for side in (base, head):
+                    if operation == "create":
+                        database.release_holds(side.url)
+                    load = _drive(side, operation, items, args.seconds)
+                    side.runs.setdefault(operation, []).append(load)
+                    print(
+                        f"  {operation:<8} {side.name:<6} {load.rate:>8,.0f}/s  "
+                        f"p99 {load.p99_ms:7.2f} ms",
+                        flush=True,
+                    )
+    _report(base, head)
+
+
+if __name__ == "__main__":
+    main()
