@@ -30,7 +30,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.performance import database, wrk
+from bench.performance import database, procs, wrk
 from bench.performance.database import ORG
 from tests.e2e.server import free_port
 
@@ -46,7 +46,10 @@ class Side:
     python: Path
     url: str = ""
     port: int = field(default_factory=free_port)
+    pid: int = 0
     runs: dict[str, list[wrk.Load]] = field(default_factory=dict)
+    # Server CPU per request of each run, in microseconds.
+    cpu: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -103,6 +106,7 @@ def _served(side: Side, log: Path) -> Iterator[None]:
         process = subprocess.Popen(
             [*command, "--workers", "2"], env=env, stdout=out, stderr=out
         )
+    side.pid = process.pid
     try:
         _wait_until_answering(side, process)
         yield
@@ -126,7 +130,8 @@ def _wait_until_answering(side: Side, process: subprocess.Popen[bytes]) -> None:
 
 
 def _drive(side: Side, operation: str, items: Path, seconds: float) -> wrk.Load:
-    return wrk.drive(
+    before = procs.cpu_of_tree(side.pid)
+    load = wrk.drive(
         wrk=wrk.ensure_installed("wrk", "wrk"),
         base_url=side.base_url,
         operation=operation,
@@ -135,6 +140,9 @@ def _drive(side: Side, operation: str, items: Path, seconds: float) -> wrk.Load:
         seconds=seconds,
         connections=64,
     )
+    used = procs.cpu_of_tree(side.pid) - before
+    side.cpu.setdefault(operation, []).append(1e6 * used / max(1, load.requests))
+    return load
 
 
 def _median(runs: list[wrk.Load]) -> wrk.Load:
@@ -143,14 +151,18 @@ def _median(runs: list[wrk.Load]) -> wrk.Load:
 
 
 def _report(base: Side, head: Side) -> None:
-    print(f"\n{'load':<8} {'side':<8} {'req/s (runs)':<34} {'p50 ms':>8} {'p99 ms':>8}")
+    print(
+        f"\n{'load':<8} {'side':<8} {'req/s (runs)':<34} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'CPU us/req':>11}"
+    )
     for operation in LOADS:
         for side in (base, head):
             median = _median(side.runs[operation])
             rates = "; ".join(f"{load.rate:,.0f}" for load in side.runs[operation])
+            cpu = statistics.median(side.cpu[operation])
             print(
                 f"{operation:<8} {side.name:<8} {median.rate:>8,.0f} ({rates})"
-                f"{'':<4} {median.p50_ms:>8.2f} {median.p99_ms:>8.2f}"
+                f"{'':<4} {median.p50_ms:>8.2f} {median.p99_ms:>8.2f} {cpu:>11.0f}"
             )
         ratio = _median(head.runs[operation]).rate / _median(base.runs[operation]).rate
         errors = sum(
@@ -158,7 +170,13 @@ def _report(base: Side, head: Side) -> None:
             for side in (base, head)
             for load in side.runs[operation]
         )
-        print(f"{operation:<8} head/base {100 * ratio:6.1f}%   errors {errors}")
+        cost = statistics.median(head.cpu[operation]) - statistics.median(
+            base.cpu[operation]
+        )
+        print(
+            f"{operation:<8} head/base {100 * ratio:6.1f}%   errors {errors}   "
+            f"CPU {cost:+.0f} us/req"
+        )
     ratios = [
         statistics.median(load.rate for load in head.runs[op])
         / statistics.median(load.rate for load in base.runs[op])
@@ -203,6 +221,7 @@ def main() -> None:
             _masstock(side, "devices", "import", str(catalog))
             stack.enter_context(_served(side, folder / f"{side.name}.log"))
             _drive(side, "lookup", devices, args.seconds)  # warm-up, not counted
+            side.cpu.clear()
         print(f"base {args.base} ({base_tree.name}) against the work tree", flush=True)
 
         for operation in LOADS:
