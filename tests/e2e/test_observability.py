@@ -143,6 +143,7 @@ def test_a_failed_requests_event_is_found_by_the_request_id_it_echoed(
     event = server.access_event("till-42-sale-9")
     assert event["route"] == "/v1/orgs/{org}/reservation"
     assert event["status"] == 400
+    assert event["code"] == "VALIDATION_ERROR"
     assert event["method"] == "POST"
     assert event["org"] == "yoigo"
     assert event["level"] == "info"
@@ -158,7 +159,8 @@ def test_a_request_without_an_id_gets_one_and_its_event_carries_it(
     event = server.access_event(missing.headers["x-request-id"])
     assert (event["route"], event["status"]) == ("/v1/orgs/{org}/device", 404)
     lost = server.access_event(nowhere.headers["x-request-id"])
-    assert (lost["route"], lost["status"]) == ("", 404)
+    assert (lost["route"], lost["status"], lost["code"]) == ("", 404, "NOT_FOUND")
+    assert event["code"] == "DEVICE_NOT_FOUND"
 
 
 def test_no_token_reaches_the_logs(server: ServerProcess, folder: Path) -> None:

@@ -73,7 +73,12 @@ def _request_events(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def test_a_request_gets_one_access_event_with_its_route_template_and_status() -> None:
     observe = _Observations()
-    app = observed(_routed_app(status=409, dealer_id="DEALER001"), observe=observe)
+    app = observed(
+        _routed_app(
+            status=409, dealer_id="DEALER001", error_code="RESERVATION_CONFLICT"
+        ),
+        observe=observe,
+    )
 
     with _captured() as logs:
         _call(app)
@@ -84,6 +89,7 @@ def test_a_request_gets_one_access_event_with_its_route_template_and_status() ->
     assert event["status"] == 409
     assert event["org"] == "yoigo"
     assert event["dealer_id"] == "DEALER001"
+    assert event["code"] == "RESERVATION_CONFLICT"
     assert event["duration_ms"] >= 0
     assert len(event["request_id"]) == 32
     assert observe.seen[0]["route"] == "/v1/orgs/{org}/reservation"

@@ -24,6 +24,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 
 from masstock.api.auth import DEALER_KEY, STATE_KEY
+from masstock.api.errors import ERROR_KEY
 from masstock.domain.access import Caller
 
 log = structlog.get_logger("masstock.access")
@@ -125,6 +126,9 @@ def _log_access(scope: HTTPScope, *, route: str, status: int, seconds: float) ->
         dealer = caller.dealer
     if dealer is not None:
         fields["dealer_id"] = dealer
+    code = state.get(ERROR_KEY)
+    if code is not None:
+        fields["code"] = code
     log.info("request", **fields)
 
 

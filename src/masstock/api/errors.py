@@ -19,6 +19,8 @@ from masstock.domain import errors
 log = structlog.get_logger(__name__)
 
 REALM = "masstock"
+# The error code of the answer, for the request's access event.
+ERROR_KEY = "error_code"
 
 STATUS: dict[type[errors.MasstockError], int] = {
     errors.ValidationFailed: 400,
@@ -53,9 +55,10 @@ def error_response(
 
 
 def _on_masstock_error(
-    _request: Request[Any, Any, Any], exc: errors.MasstockError
+    request: Request[Any, Any, Any], exc: errors.MasstockError
 ) -> Response[dict[str, Any]]:
     status = next((STATUS[t] for t in type(exc).__mro__ if t in STATUS), 500)
+    request.state[ERROR_KEY] = exc.code
     if isinstance(exc, errors.ReservationConflict):
         holder = exc.holder
         body = {
@@ -99,13 +102,25 @@ def _challenge(exc: errors.Unauthorized | errors.Forbidden) -> str | None:
 def _on_http_error(
     request: Request[Any, Any, Any], exc: HTTPException
 ) -> Response[dict[str, Any]]:
+    response = _http_error_response(request, exc)
+    if response is None:
+        return _on_unexpected(request, exc)
+    return response
+
+
+def _http_error_response(
+    request: Request[Any, Any, Any], exc: HTTPException
+) -> Response[dict[str, Any]] | None:
     if isinstance(exc, RequestEntityTooLarge):
+        request.state[ERROR_KEY] = "PAYLOAD_TOO_LARGE"
         return error_response(
             413, "PAYLOAD_TOO_LARGE", "request body must be at most 65536 bytes"
         )
     if isinstance(exc, NotFoundException):
+        request.state[ERROR_KEY] = "NOT_FOUND"
         return error_response(404, "NOT_FOUND", f"No resource at {request.url.path}")
     if isinstance(exc, MethodNotAllowedException):
+        request.state[ERROR_KEY] = "METHOD_NOT_ALLOWED"
         response = error_response(
             405,
             "METHOD_NOT_ALLOWED",
@@ -114,13 +129,15 @@ def _on_http_error(
         response.headers.update(exc.headers or {})
         return response
     if exc.status_code < 500:
+        request.state[ERROR_KEY] = "VALIDATION_ERROR"
         return error_response(exc.status_code, "VALIDATION_ERROR", exc.detail)
-    return _on_unexpected(request, exc)
+    return None
 
 
 def _on_unexpected(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, Any]]:
+    request.state[ERROR_KEY] = "INTERNAL_ERROR"
     log.error(
         "request crashed",
         method=request.method,
