@@ -16,23 +16,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.performance import database, procs, wrk
 from bench.performance.database import ORG
-from tests.e2e.server import free_port
+from tests.e2e.server import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 LOADS = ("floor", "lookup", "create")
@@ -45,15 +41,16 @@ class Side:
     name: str
     python: Path
     url: str = ""
-    port: int = field(default_factory=free_port)
-    pid: int = 0
+    server: ServerProcess | None = None
     runs: dict[str, list[wrk.Load]] = field(default_factory=dict)
     # Server CPU per request of each run, in microseconds.
     cpu: dict[str, list[float]] = field(default_factory=dict)
 
     @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def running(self) -> ServerProcess:
+        if self.server is None:
+            raise RuntimeError(f"{self.name} is not served")
+        return self.server
 
 
 def _worktree(revision: str) -> Path:
@@ -94,53 +91,33 @@ def _masstock(side: Side, *arguments: str) -> None:
 
 @contextmanager
 def _served(side: Side, log: Path) -> Iterator[None]:
-    env = {
-        **os.environ,
-        "MASSTOCK_DATABASE_URL": side.url,
-        "MASSTOCK_LOG_LEVEL": "info",
-        "MASSTOCK_LOG_FORMAT": "json",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [str(side.python), "-m", "masstock", "serve", "--port", str(side.port)]
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [*command, "--workers", "2"], env=env, stdout=out, stderr=out
-        )
-    side.pid = process.pid
+    server = ServerProcess(
+        database_url=side.url,
+        workers=2,
+        env={"MASSTOCK_LOG_LEVEL": "info", "MASSTOCK_LOG_FORMAT": "json"},
+        log_path=log,
+        python=str(side.python),
+    )
+    server.start(timeout=120)
+    side.server = server
     try:
-        _wait_until_answering(side, process)
         yield
     finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-
-
-def _wait_until_answering(side: Side, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{side.name}: masstock serve exited")
-        try:
-            httpx.get(f"{side.base_url}/health/live", timeout=1.0)
-        except httpx.TransportError:
-            time.sleep(0.2)
-            continue
-        return
-    raise SystemExit(f"{side.name}: masstock serve did not answer")
+        server.stop()
 
 
 def _drive(side: Side, operation: str, items: Path, seconds: float) -> wrk.Load:
-    before = procs.cpu_of_tree(side.pid)
+    before = procs.cpu_of_tree(side.running.pid)
     load = wrk.drive(
         wrk=wrk.ensure_installed("wrk", "wrk"),
-        base_url=side.base_url,
+        base_url=side.running.base_url,
         operation=operation,
         items=items,
         org=ORG,
         seconds=seconds,
         connections=64,
     )
-    used = procs.cpu_of_tree(side.pid) - before
+    used = procs.cpu_of_tree(side.running.pid) - before
     side.cpu.setdefault(operation, []).append(1e6 * used / max(1, load.requests))
     return load
 

@@ -32,8 +32,10 @@ class ServerProcess:
         workers: int = 1,
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        python: str = sys.executable,
     ) -> None:
         self.database_url = database_url
+        self._python = python
         self.workers = workers
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -85,7 +87,7 @@ class ServerProcess:
     def _spawn(self, log: Any) -> None:
         self._process = subprocess.Popen(
             [
-                sys.executable,
+                self._python,
                 "-m",
                 "masstock",
                 "serve",

@@ -5,11 +5,27 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from masstock.domain.device import Device
+from masstock.domain.device import Device, DeviceKind
 from masstock.domain.errors import DealerLimitReached, StorageUnavailable
 from masstock.domain.events import SYSTEM_ACTOR, EventKind, ReservationEvent
 from masstock.domain.reservation import CloseReason, Reservation, Status
 from masstock.service.ports import Change, KeyCompletion, StoredResponse
+
+# The contract's SIM card, and a handset, in the catalog of yoigo.
+SIM = Device(
+    org="yoigo",
+    identifier="DEVICE123456",
+    reference="REF123456",
+    mac="00:1A:2B:3C:4D:5E",
+    kind=DeviceKind.SIM,
+)
+HANDSET = Device(
+    org="yoigo",
+    identifier="356938035643809",
+    reference="REF-IPHONE-17",
+    mac=None,
+    kind=DeviceKind.DEVICE,
+)
 
 
 class FakeClock:

@@ -14,15 +14,13 @@ from masstock.domain.device import Device, DeviceKind
 from masstock.domain.errors import DealerLimitReached, ReservationConflict
 from masstock.domain.events import EventKind
 from masstock.service.reservations import Holding, Reservations
-from tests.unit.fakes import FakeClock, FakeDeviceDirectory, FakeReservationStore
-
-HANDSET = Device(
-    org="yoigo",
-    identifier="356938035643809",
-    reference="REF-IPHONE-17",
-    mac=None,
-    kind=DeviceKind.DEVICE,
+from tests.unit.fakes import (
+    HANDSET,
+    FakeClock,
+    FakeDeviceDirectory,
+    FakeReservationStore,
 )
+
 ROUTER = Device(
     org="yoigo",
     identifier="SN-ROUTER-0001",

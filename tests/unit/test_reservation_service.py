@@ -6,7 +6,6 @@ import uuid
 
 import pytest
 
-from masstock.domain.device import Device, DeviceKind
 from masstock.domain.errors import (
     DealerMismatch,
     ReservationConflict,
@@ -18,21 +17,12 @@ from masstock.domain.errors import (
 )
 from masstock.domain.reservation import Status
 from masstock.service.reservations import Reservations
-from tests.unit.fakes import FakeClock, FakeDeviceDirectory, FakeReservationStore
-
-SIM = Device(
-    org="yoigo",
-    identifier="DEVICE123456",
-    reference="REF123456",
-    mac="00:1A:2B:3C:4D:5E",
-    kind=DeviceKind.SIM,
-)
-HANDSET = Device(
-    org="yoigo",
-    identifier="356938035643809",
-    reference="REF-IPHONE-17",
-    mac=None,
-    kind=DeviceKind.DEVICE,
+from tests.unit.fakes import (
+    HANDSET,
+    SIM,
+    FakeClock,
+    FakeDeviceDirectory,
+    FakeReservationStore,
 )
 
 
