@@ -123,12 +123,12 @@ class Metrics:
 
     def request(self, *, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP request answered; ``route`` is its template, "" if none."""
-        key = (method, route, status)
+        key = (method if method in _KNOWN_METHODS else "_OTHER", route, status)
         series = self._request_series.get(key)
         if series is None:
-            known = method if method in _KNOWN_METHODS else "_OTHER"
-            series = self._requests.labels(known, route, str(status))
-            # Bounded: routes and statuses are few, and unknown methods are one.
+            series = self._requests.labels(key[0], route, str(status))
+            # Routes and statuses are few, and unknown methods are one; the
+            # bound guards against a bug, not against callers.
             if len(self._request_series) < _MAX_CACHED_SERIES:
                 self._request_series[key] = series
         series.observe(seconds)
